@@ -7,9 +7,33 @@
 //! * A watch replays every event after a revision, then streams live ones, in revision order.
 //! * Compaction forgets history before a revision; watching from before it fails with
 //!   [`Error::Compacted`].
+//! * A watch from a revision newer than the current one waits for it (etcd semantics); callers
+//!   that want Kubernetes' "too large resource version" check compare with
+//!   [`Store::current_revision`] first.
+//! * A watcher that falls more than its buffer (see [`hub::DEFAULT_WATCH_BUFFER`]) behind is cut
+//!   off with [`Error::WatchLagged`] instead of slowing writers down; it may re-watch from the
+//!   revision that error carries.
+//!
+//! Backends: [`MemoryStore`] (tests and simulation), [`SqliteStore`] (embedded default, durable
+//! group commit). [`open_store`] picks one from a spec string such as `sqlite:/var/lib/bulwark/db`.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+
+pub mod hub;
+mod keys;
+pub mod memory;
+mod ops;
+pub mod spec;
+pub mod sqlite;
+mod watch;
+
+pub use memory::{MemoryOptions, MemoryStore};
+pub use spec::{StoreConfig, open_store};
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// One stored key with its value and revisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +82,21 @@ pub enum Error {
     NotFound(String),
     /// The compare-and-swap saw a different revision; carries the current value.
     #[error("key {key:?} was modified: expected revision {expected}, found {}", current.as_ref().map_or(0, |kv| kv.mod_revision))]
-    Conflict { key: String, expected: i64, current: Option<Box<KeyValue>> },
+    Conflict {
+        key: String,
+        expected: i64,
+        current: Option<Box<KeyValue>>,
+    },
     #[error("revision {requested} has been compacted; the oldest available is {compacted}")]
     Compacted { requested: i64, compacted: i64 },
     #[error("revision {requested} is in the future; the current revision is {current}")]
     FutureRevision { requested: i64, current: i64 },
+    /// The watcher fell more than `capacity` events behind and was cut off. Every event up to
+    /// `last_revision` was delivered: watching again from it loses nothing (unless compacted).
+    #[error(
+        "watch fell more than {capacity} events behind and was closed; watch again from revision {last_revision}"
+    )]
+    WatchLagged { last_revision: i64, capacity: usize },
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
     #[error("storage failed: {0}")]
@@ -82,7 +116,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keys under `prefix` in key order, strictly after `start_after` when given, at most `limit`
     /// (0 = no limit). Served at the current revision.
-    async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<RangeResult>;
+    async fn range(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<RangeResult>;
 
     /// Creates `key` if absent; returns the new revision.
     async fn create(&self, key: &str, value: Bytes) -> Result<i64>;
@@ -103,6 +142,43 @@ pub trait Store: Send + Sync + 'static {
     /// The oldest revision a watch may still start after.
     async fn compacted_revision(&self) -> Result<i64>;
 
-    /// Forgets history up to and including `revision`.
+    /// Forgets history up to and including `revision`. Compacting to a revision at or below the
+    /// compacted one does nothing; compacting past the current revision is
+    /// [`Error::FutureRevision`].
     async fn compact(&self, revision: i64) -> Result<()>;
+
+    /// Compacts so that the last `keep_revisions` revisions stay watchable. Returns the new
+    /// compacted revision, or `None` when nothing had to be forgotten.
+    async fn compact_keeping(&self, keep_revisions: i64) -> Result<Option<i64>> {
+        let current = self.current_revision().await?;
+        let compacted = self.compacted_revision().await?;
+        let Some(target) = ops::compaction_target(current, compacted, keep_revisions) else {
+            return Ok(None);
+        };
+        self.compact(target).await?;
+        Ok(Some(target))
+    }
+}
+
+/// Runs [`Store::compact_keeping`] every `period` until the returned task is aborted; failures
+/// are logged and retried at the next tick.
+pub fn spawn_auto_compactor(
+    store: Arc<dyn Store>,
+    keep_revisions: i64,
+    period: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match store.compact_keeping(keep_revisions).await {
+                Ok(Some(revision)) => tracing::debug!(revision, "compacted store history"),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "store compaction failed; retrying at the next tick")
+                }
+            }
+        }
+    })
 }
