@@ -1,0 +1,158 @@
+//! Crash durability: a child process writes with many concurrent tasks and prints every
+//! acknowledged write; the parent kills it with SIGKILL mid-stream, reopens the database and
+//! finds every acknowledged write with its exact content.
+//!
+//! The child is this test binary run again with `CHILD_DATABASE` set, selecting
+//! `crash_child_writes_until_killed` (which does nothing in a normal run).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bulwark_store::{SqliteStore, Store};
+use bytes::Bytes;
+
+const CHILD_DATABASE: &str = "BULWARK_STORE_CRASH_CHILD_DATABASE";
+const ACK_MARKER: &str = "ACK ";
+const WRITERS: usize = 64;
+/// Upper bound on the child's writes per task, so a child that is never killed still stops.
+const WRITES_PER_WRITER: usize = 10_000;
+/// How many acknowledgements the parent waits for before killing the child.
+const ACKS_BEFORE_KILL: usize = 600;
+/// Generous: only reached if the child is stuck.
+const DEADLINE: Duration = Duration::from_secs(180);
+
+/// The value written under `key`: derived from the key so the parent can verify it exactly.
+fn payload(key: &str) -> Bytes {
+    Bytes::from(format!("{key}|{}", "payload-".repeat(32)))
+}
+
+#[test]
+fn crash_child_writes_until_killed() {
+    let Ok(path) = std::env::var(CHILD_DATABASE) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let store = Arc::new(SqliteStore::open(&path).expect("child opens the store"));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for index in 0..WRITES_PER_WRITER {
+                        let key = format!("/crash/{writer}/{index}");
+                        let revision = store.create(&key, payload(&key)).await.expect("create");
+                        // One write per line, so a kill never leaves half a line counted.
+                        let line = format!("{ACK_MARKER}{key} {revision}\n");
+                        let mut stdout = std::io::stdout().lock();
+                        stdout.write_all(line.as_bytes()).expect("stdout");
+                        stdout.flush().expect("flush");
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+    });
+}
+
+/// Parses `ACK <key> <revision>` out of a complete output line (libtest may print its own text
+/// before the marker on the same line).
+fn parse_ack(line: &str) -> Option<(String, i64)> {
+    let line = line.strip_suffix('\n')?;
+    let (_, ack) = line.split_once(ACK_MARKER)?;
+    let (key, revision) = ack.rsplit_once(' ')?;
+    Some((key.to_owned(), revision.parse().ok()?))
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    if std::env::var_os(CHILD_DATABASE).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crash.db");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "crash_child_writes_until_killed",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DATABASE, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let (lines, received) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        while stdout.read_line(&mut line).is_ok_and(|read| read > 0) {
+            if lines.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+    });
+
+    let deadline = Instant::now() + DEADLINE;
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < ACKS_BEFORE_KILL {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(remaining) {
+            Ok(line) => acknowledged.extend(parse_ack(&line)),
+            Err(error) => {
+                let _ = child.kill();
+                panic!(
+                    "child stopped acknowledging after {} writes: {error}",
+                    acknowledged.len()
+                );
+            }
+        }
+    }
+    child.kill().expect("SIGKILL the child");
+    child.wait().expect("reap the child");
+    // Writes acknowledged between our count and the kill count too: read to the end of the pipe.
+    acknowledged.extend(received.iter().filter_map(|line| parse_ack(&line)));
+    reader.join().expect("reader thread");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = SqliteStore::open(&path).expect("reopen after the crash");
+        let current = store.current_revision().await.expect("revision");
+        for (key, revision) in &acknowledged {
+            let kv = store
+                .get(key)
+                .await
+                .expect("get")
+                .unwrap_or_else(|| panic!("acknowledged {key} was lost"));
+            assert_eq!(
+                kv.mod_revision, *revision,
+                "{key} has the acknowledged revision"
+            );
+            assert_eq!(kv.value, payload(key), "{key} has its full content");
+            assert!(*revision <= current);
+        }
+        // The store keeps working after recovery, without reusing a revision.
+        assert_eq!(
+            store.create("/after-crash", Bytes::new()).await,
+            Ok(current + 1)
+        );
+    });
+    eprintln!(
+        "verified {} acknowledged writes after SIGKILL",
+        acknowledged.len()
+    );
+    assert!(acknowledged.len() >= ACKS_BEFORE_KILL);
+}
