@@ -1,1 +1,52 @@
-//! placeholder
+//! Bulwark's Kubernetes-compatible API server.
+//!
+//! A request flows: HTTP ([`http`]) → route ([`request`]) → handler ([`handlers`]) → kind-specific
+//! strategy ([`strategy`], backed by `bulwark-registry`) → store (`bulwark-store`). Lists and
+//! watches are served from the [`cache`].
+//!
+//! Plain HTTP on loopback for now; TLS and authentication slot in as layers in [`http`].
+
+pub mod cache;
+pub mod discovery;
+pub mod handlers;
+pub mod filter;
+pub mod http;
+pub mod managed;
+pub mod negotiate;
+pub mod object;
+pub mod pagination;
+pub mod request;
+pub mod strategy;
+pub mod view;
+
+use std::sync::Arc;
+
+use bulwark_core::clock::Clock;
+use bulwark_store::Store;
+
+pub use cache::CacheConfig;
+
+/// Everything a request handler needs, shared by all requests.
+pub struct ApiServer {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<cache::WatchCache>,
+    pub clock: Arc<dyn Clock>,
+    pub pages: pagination::Pages,
+    /// The address clients reach us at, advertised in discovery.
+    pub advertise_address: String,
+}
+
+impl ApiServer {
+    /// Loads the watch cache from the store and makes sure the built-in namespaces exist.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        cache_config: CacheConfig,
+        advertise_address: String,
+    ) -> Result<Arc<Self>, bulwark_core::ApiError> {
+        let cache = cache::WatchCache::start(Arc::clone(&store), cache_config).await?;
+        let server = Arc::new(Self { store, cache, clock, pages: pagination::Pages::default(), advertise_address });
+        handlers::bootstrap::ensure_system_namespaces(&server).await?;
+        Ok(server)
+    }
+}

@@ -1,0 +1,367 @@
+//! The watch cache: every served object in memory plus a bounded ring of recent events per
+//! resource, fed by one watch on the whole store.
+//!
+//! Lists and watches are served from here (DESIGN §4). The shape follows kube-rs's watcher: an
+//! initial list, then events applied in revision order by a single dispatcher task.
+//!
+//! # Guarantees
+//! * A list returns a snapshot at the revision it reports: every event of that resource up to
+//!   that revision is in it, none after it.
+//! * A watch started from a revision receives every later event of its resource exactly once,
+//!   in revision order, with no gap between history and live events.
+//! * A watch from a revision older than the ring keeps is refused with 410 `Expired`, and a
+//!   watcher that falls too far behind is ended with 410 too, so clients relist instead of
+//!   silently missing events.
+//!
+//! # Caveats
+//! * Objects are held decoded (`serde_json::Value`) with their `resourceVersion` filled in; memory
+//!   is the price of serving 10,000-object lists in milliseconds.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use bulwark_core::{ApiError, ResourceInfo, resource::RESOURCES};
+use bulwark_store::{EventKind, KeyValue, Store};
+use futures::StreamExt;
+use imbl::OrdMap;
+use parking_lot::RwLock;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::object;
+
+/// The watch event types of the Kubernetes watch protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change to one object, as stored in the ring and fanned out to watchers.
+#[derive(Debug, Clone)]
+pub struct CacheEvent {
+    pub event_type: EventType,
+    /// The object after the change; for deletions, its last state stamped with the delete's revision.
+    pub object: Arc<Value>,
+    /// The object before the change, so that watchers with selectors can see objects leave them.
+    pub previous: Option<Arc<Value>>,
+    pub revision: i64,
+}
+
+/// Tunables; the defaults suit a workstation cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheConfig {
+    /// Events kept per resource for watches that resume from a revision.
+    pub ring_events: usize,
+    /// Events buffered per live watcher before it is cut off with 410.
+    pub watcher_buffer: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { ring_events: 20_000, watcher_buffer: 8_192 }
+    }
+}
+
+struct ResourceCache {
+    objects: OrdMap<String, Arc<Value>>,
+    ring: VecDeque<Arc<CacheEvent>>,
+    /// Every event with a revision greater than this is in `ring`.
+    ring_start: i64,
+    /// Revision of the newest event applied to this resource.
+    last_event_revision: i64,
+    sender: broadcast::Sender<Arc<CacheEvent>>,
+}
+
+/// A consistent copy of one resource's objects.
+pub struct Snapshot {
+    pub objects: OrdMap<String, Arc<Value>>,
+    pub revision: i64,
+}
+
+/// Where a new watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchStart {
+    /// Synthetic ADDED events for every current object, then live changes.
+    CurrentState,
+    /// Every change after the given revision.
+    After(i64),
+}
+
+/// A started watch: the events to send first, then a live receiver.
+pub struct Subscription {
+    pub initial: Vec<Arc<CacheEvent>>,
+    pub live: broadcast::Receiver<Arc<CacheEvent>>,
+    /// The revision the subscription is known to be complete up to.
+    pub revision: i64,
+}
+
+pub struct WatchCache {
+    store: Arc<dyn Store>,
+    config: CacheConfig,
+    /// Indexed by storage prefix; resources sharing storage (two Event APIs) share one cache.
+    resources: HashMap<&'static str, RwLock<ResourceCache>>,
+    /// Longest prefix first, for routing store keys to their resource.
+    prefixes: Vec<&'static str>,
+    /// The newest store revision fully applied to every resource cache.
+    applied: AtomicI64,
+    applied_signal: watch::Sender<i64>,
+}
+
+impl WatchCache {
+    /// Loads every object and starts following the store.
+    pub async fn start(store: Arc<dyn Store>, config: CacheConfig) -> Result<Arc<Self>, ApiError> {
+        let mut resources = HashMap::new();
+        for info in RESOURCES {
+            resources.entry(info.storage_prefix).or_insert_with(|| {
+                RwLock::new(ResourceCache {
+                    objects: OrdMap::new(),
+                    ring: VecDeque::new(),
+                    ring_start: 0,
+                    last_event_revision: 0,
+                    sender: broadcast::channel(config.watcher_buffer).0,
+                })
+            });
+        }
+        let mut prefixes: Vec<&'static str> = resources.keys().copied().collect();
+        prefixes.sort_by_key(|prefix| std::cmp::Reverse(prefix.len()));
+        let cache = Arc::new(Self {
+            store,
+            config,
+            resources,
+            prefixes,
+            applied: AtomicI64::new(0),
+            applied_signal: watch::channel(0).0,
+        });
+        let revision = cache.load_all().await?;
+        let follower = Arc::clone(&cache);
+        tokio::spawn(async move { follower.follow(revision).await });
+        Ok(cache)
+    }
+
+    /// Replaces every resource's contents with the store's current state; returns the revision
+    /// the state is complete up to.
+    async fn load_all(&self) -> Result<i64, ApiError> {
+        let revision = self.store.current_revision().await.map_err(object::storage_error)?;
+        let mut loaded: HashMap<&'static str, OrdMap<String, Arc<Value>>> = HashMap::new();
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .range("/registry/", start_after.as_deref(), 10_000)
+                .await
+                .map_err(object::storage_error)?;
+            for kv in &page.kvs {
+                if let (Some(prefix), Some(value)) = (self.prefix_of(&kv.key), decode(kv)) {
+                    loaded.entry(prefix).or_default().insert(kv.key.clone(), Arc::new(value));
+                }
+            }
+            match (page.more, page.kvs.last()) {
+                (true, Some(last)) => start_after = Some(last.key.clone()),
+                _ => break,
+            }
+        }
+        for (prefix, cache) in &self.resources {
+            let mut cache = cache.write();
+            cache.objects = loaded.remove(prefix).unwrap_or_default();
+            cache.ring.clear();
+            cache.ring_start = revision;
+            cache.last_event_revision = revision;
+            // Watchers of the old state cannot be continued: closing the channel ends them with 410.
+            cache.sender = broadcast::channel(self.config.watcher_buffer).0;
+        }
+        self.mark_applied(revision);
+        Ok(revision)
+    }
+
+    /// Applies store events forever; relists if the store can no longer replay what we missed.
+    async fn follow(self: Arc<Self>, mut revision: i64) {
+        loop {
+            match self.store.watch("/registry/", revision).await {
+                Ok(mut events) => {
+                    while let Some(event) = events.next().await {
+                        match event {
+                            Ok(event) => {
+                                revision = event.kv.mod_revision;
+                                self.apply(&event);
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "store watch ended; relisting the watch cache");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot watch the store; relisting the watch cache"),
+            }
+            loop {
+                match self.load_all().await {
+                    Ok(loaded) => {
+                        revision = loaded;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "relisting the watch cache failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&self, event: &bulwark_store::WatchEvent) {
+        let revision = event.kv.mod_revision;
+        let Some(prefix) = self.prefix_of(&event.kv.key) else {
+            self.mark_applied(revision);
+            return;
+        };
+        let cache = &self.resources[prefix];
+        let mut cache = cache.write();
+        let previous = cache.objects.get(&event.kv.key).cloned();
+        let change = match event.kind {
+            EventKind::Put => decode(&event.kv).map(|value| {
+                let value = Arc::new(value);
+                cache.objects.insert(event.kv.key.clone(), Arc::clone(&value));
+                let event_type = if previous.is_some() { EventType::Modified } else { EventType::Added };
+                (event_type, value)
+            }),
+            EventKind::Delete => cache.objects.remove(&event.kv.key).map(|last| {
+                let mut last = (*last).clone();
+                object::set_resource_version(&mut last, revision);
+                (EventType::Deleted, Arc::new(last))
+            }),
+        };
+        if let Some((event_type, object)) = change {
+            let event = Arc::new(CacheEvent { event_type, object, previous, revision });
+            cache.ring.push_back(Arc::clone(&event));
+            while cache.ring.len() > self.config.ring_events {
+                if let Some(evicted) = cache.ring.pop_front() {
+                    cache.ring_start = evicted.revision;
+                }
+            }
+            cache.last_event_revision = revision;
+            // No receivers is fine: nobody is watching this resource.
+            let _ = cache.sender.send(event);
+        }
+        drop(cache);
+        self.mark_applied(revision);
+    }
+
+    fn mark_applied(&self, revision: i64) {
+        self.applied.fetch_max(revision, Ordering::SeqCst);
+        self.applied_signal.send_replace(self.applied.load(Ordering::SeqCst));
+    }
+
+    fn prefix_of(&self, key: &str) -> Option<&'static str> {
+        self.prefixes.iter().copied().find(|prefix| key.starts_with(prefix))
+    }
+
+    fn resource(&self, info: &ResourceInfo) -> &RwLock<ResourceCache> {
+        &self.resources[info.storage_prefix]
+    }
+
+    /// The newest revision applied to the cache.
+    pub fn revision(&self) -> i64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the cache has applied `revision`; upstream answers a revision the cache has
+    /// not reached within a few seconds with 504 "Too large resource version".
+    pub async fn wait_for(&self, revision: i64, patience: Duration) -> Result<(), ApiError> {
+        let mut signal = self.applied_signal.subscribe();
+        let reached = tokio::time::timeout(patience, signal.wait_for(|applied| *applied >= revision)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(too_large_resource_version(revision, self.revision())),
+        }
+    }
+
+    /// Waits until the cache holds everything the store has committed: a consistent read.
+    pub async fn sync(&self) -> Result<i64, ApiError> {
+        let revision = self.store.current_revision().await.map_err(object::storage_error)?;
+        self.wait_for(revision, Duration::from_secs(10)).await?;
+        Ok(revision)
+    }
+
+    /// A consistent copy of a resource's objects, cheap to take (persistent map).
+    pub fn snapshot(&self, info: &ResourceInfo) -> Snapshot {
+        let cache = self.resource(info).read();
+        let revision = self.revision().max(cache.last_event_revision);
+        Snapshot { objects: cache.objects.clone(), revision }
+    }
+
+    /// Starts a watch on one resource.
+    pub async fn subscribe(&self, info: &ResourceInfo, start: WatchStart) -> Result<Subscription, ApiError> {
+        if let WatchStart::After(revision) = start {
+            self.wait_for(revision, Duration::from_secs(3)).await?;
+        }
+        let cache = self.resource(info).read();
+        let live = cache.sender.subscribe();
+        let revision = self.revision().max(cache.last_event_revision);
+        let initial = match start {
+            WatchStart::CurrentState => cache
+                .objects
+                .values()
+                .map(|object| {
+                    Arc::new(CacheEvent {
+                        event_type: EventType::Added,
+                        object: Arc::clone(object),
+                        previous: None,
+                        revision: object::resource_version(object).unwrap_or(0),
+                    })
+                })
+                .collect(),
+            WatchStart::After(after) => {
+                if after < cache.ring_start {
+                    return Err(expired(after, cache.ring_start));
+                }
+                cache.ring.iter().filter(|event| event.revision > after).cloned().collect()
+            }
+        };
+        Ok(Subscription { initial, live, revision })
+    }
+}
+
+fn decode(kv: &KeyValue) -> Option<Value> {
+    match serde_json::from_slice::<Value>(&kv.value) {
+        Ok(mut value) => {
+            object::set_resource_version(&mut value, kv.mod_revision);
+            Some(value)
+        }
+        Err(error) => {
+            tracing::error!(key = %kv.key, %error, "undecodable object in the store; skipping it");
+            None
+        }
+    }
+}
+
+/// The 410 a client gets for a revision the cache no longer holds.
+pub fn expired(requested: i64, oldest: i64) -> ApiError {
+    ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+}
+
+fn too_large_resource_version(requested: i64, current: i64) -> ApiError {
+    let mut error = ApiError::timeout(format!(
+        "Too large resource version: {requested}, current: {current}"
+    ));
+    error.causes.push(bulwark_core::StatusCause::new(
+        "ResourceVersionTooLarge",
+        "",
+        "Too large resource version",
+    ));
+    error.retry_after_seconds = Some(1);
+    error
+}
