@@ -1,0 +1,611 @@
+//! Schema-aware walks over JSON values: the field set of a value, merging an applied
+//! configuration into a live object, comparing two objects, and removing fields.
+//!
+//! Each position is treated by the schema node that describes it and by the value found there:
+//! granular maps and structs recurse per key, keyed lists (`listType: map`) recurse per item
+//! identified by its key fields, sets (`listType: set`) per member, and everything else —
+//! scalars, atomic lists and maps, untyped lists, values whose shape disagrees with the
+//! schema — is one leaf owned and replaced whole. Empty or null containers on both sides are
+//! leaves too, which keeps the difference between `[]`, `{}` and absent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::path::{Path, PathElement};
+use super::set::FieldSet;
+use crate::schema::{ListType, Node, NodeKind};
+
+/// A value that does not fit the schema in a way the walks cannot handle (a keyed list item
+/// without its keys, duplicate keys in an applied list, a set holding an object).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct TypeError {
+    /// Where, in the `.spec.containers[name="x"]` notation.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+type Result<T, E = TypeError> = std::result::Result<T, E>;
+
+/// How one position merges.
+#[derive(Clone, Copy)]
+enum Shape<'a> {
+    Leaf,
+    Map(Node<'a>),
+    List(Node<'a>, ItemIdentity<'a>),
+}
+
+/// How list items are identified.
+#[derive(Clone, Copy)]
+enum ItemIdentity<'a> {
+    Keys(&'a [String]),
+    SetMember,
+}
+
+fn shape_of<'a>(node: Node<'a>, value: &Value) -> Shape<'a> {
+    match value {
+        Value::Object(_) => match node.kind() {
+            NodeKind::Struct | NodeKind::Map | NodeKind::Untyped if !node.is_atomic_map() => {
+                Shape::Map(node)
+            }
+            _ => Shape::Leaf,
+        },
+        Value::Array(_) if node.kind() == NodeKind::List => match node.list_type() {
+            ListType::Map(keys) if !keys.is_empty() => Shape::List(node, ItemIdentity::Keys(keys)),
+            ListType::Set => Shape::List(node, ItemIdentity::SetMember),
+            _ => Shape::Leaf,
+        },
+        _ => Shape::Leaf,
+    }
+}
+
+fn is_empty_container(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// The shape of a position seen on both sides; a null on one side defers to the other.
+fn pair_shape<'a>(node: Node<'a>, lhs: Option<&Value>, rhs: Option<&Value>) -> Shape<'a> {
+    if lhs.is_none_or(is_empty_container) && rhs.is_none_or(is_empty_container) {
+        return Shape::Leaf;
+    }
+    let lhs = lhs.filter(|value| !value.is_null());
+    let rhs = rhs.filter(|value| !value.is_null());
+    match (
+        lhs.map(|v| shape_of(node, v)),
+        rhs.map(|v| shape_of(node, v)),
+    ) {
+        (Some(Shape::Map(n)), None | Some(Shape::Map(_))) | (None, Some(Shape::Map(n))) => {
+            Shape::Map(n)
+        }
+        (Some(list @ Shape::List(..)), None | Some(Shape::List(..)))
+        | (None, Some(list @ Shape::List(..))) => list,
+        _ => Shape::Leaf,
+    }
+}
+
+fn object(value: Option<&Value>) -> Option<&Map<String, Value>> {
+    value.and_then(Value::as_object)
+}
+
+fn array(value: Option<&Value>) -> &[Value] {
+    value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn error_at(path: &[PathElement], message: impl Into<String>) -> TypeError {
+    TypeError {
+        path: Path(path.to_vec()).to_string(),
+        message: message.into(),
+    }
+}
+
+/// Key fields whose absence upstream fills from schema defaults; our schema carries no
+/// defaults, so the one that matters in practice (ports) is known here.
+fn key_default(key: &str) -> Option<Value> {
+    (key == "protocol").then(|| Value::String("TCP".into()))
+}
+
+/// The path element naming one list item.
+fn item_element(identity: ItemIdentity<'_>, item: &Value) -> Result<PathElement, String> {
+    match identity {
+        ItemIdentity::Keys(keys) => {
+            let Value::Object(fields) = item else {
+                return Err("associative list with keys may not have non-map elements".into());
+            };
+            let key_fields: Vec<(String, Value)> = keys
+                .iter()
+                .filter_map(|key| {
+                    let value = fields.get(key).cloned().or_else(|| key_default(key))?;
+                    Some((key.clone(), value))
+                })
+                .collect();
+            if key_fields.is_empty() {
+                return Err(format!(
+                    "associative list with keys has an element that omits all key fields {keys:?}"
+                ));
+            }
+            Ok(PathElement::key(key_fields))
+        }
+        ItemIdentity::SetMember => match item {
+            Value::Object(_) => {
+                Err("associative list without keys has an element that's a map type".into())
+            }
+            Value::Array(_) => Err("not supported: associative list with lists as elements".into()),
+            Value::Null => {
+                Err("associative list without keys has an element that's an explicit null".into())
+            }
+            scalar => Ok(PathElement::Value(scalar.clone())),
+        },
+    }
+}
+
+fn item_elements(
+    identity: ItemIdentity<'_>,
+    items: &[Value],
+    path: &[PathElement],
+) -> Result<Vec<PathElement>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            item_element(identity, item)
+                .map_err(|message| error_at(path, format!("element {index}: {message}")))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field sets
+
+/// The set of fields `value` specifies: every leaf, every keyed-list item and set member, and
+/// map keys that are not declared struct fields (label keys, for example).
+pub fn fields_of(value: &Value, node: Node<'_>) -> Result<FieldSet> {
+    let mut set = FieldSet::new();
+    collect_fields(value, node, &mut Vec::new(), &mut set)?;
+    Ok(set)
+}
+
+fn collect_fields(
+    value: &Value,
+    node: Node<'_>,
+    path: &mut Vec<PathElement>,
+    out: &mut FieldSet,
+) -> Result<()> {
+    match shape_of(node, value) {
+        Shape::Leaf => out.insert(path),
+        Shape::Map(node) => {
+            for (key, child) in object(Some(value)).into_iter().flatten() {
+                path.push(PathElement::Field(key.clone()));
+                collect_fields(child, node.field(key), path, out)?;
+                let owned_whole = child.is_null()
+                    || child.as_object().is_some_and(Map::is_empty)
+                    || !node.has_field(key);
+                if owned_whole {
+                    out.insert(path);
+                }
+                path.pop();
+            }
+        }
+        Shape::List(node, identity) => {
+            let items = array(Some(value));
+            let elements = item_elements(identity, items, path)?;
+            let mut seen = BTreeSet::new();
+            let duplicates: BTreeSet<&PathElement> = elements
+                .iter()
+                .filter(|element| !seen.insert(*element))
+                .collect();
+            // A duplicated item can't be told apart from its twin: it is owned whole.
+            for element in &duplicates {
+                path.push((*element).clone());
+                out.insert(path);
+                path.pop();
+            }
+            for (element, item) in elements.iter().zip(items) {
+                if duplicates.contains(element) {
+                    continue;
+                }
+                path.push(element.clone());
+                collect_fields(item, node.items(), path, out)?;
+                out.insert(path);
+                path.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds, for every path through a declared struct field, that field itself as a member, so
+/// that removing the set from an object also removes the emptied struct fields.
+pub fn with_named_fields_as_members(set: &FieldSet, node: Node<'_>) -> FieldSet {
+    let (members, children) = set.parts();
+    let mut members = members.clone();
+    let children: BTreeMap<PathElement, FieldSet> = children
+        .iter()
+        .map(|(element, child)| {
+            let child_node = match element {
+                PathElement::Field(name) => {
+                    if node.has_field(name) {
+                        members.insert(element.clone());
+                    }
+                    node.field(name)
+                }
+                _ => node.items(),
+            };
+            (
+                element.clone(),
+                with_named_fields_as_members(child, child_node),
+            )
+        })
+        .collect();
+    FieldSet::from_parts(members, children)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merge
+
+/// Merges `rhs` (an applied configuration) into `lhs` (the live object): `rhs` wins at every
+/// leaf, maps merge per key, keyed lists and sets per item. Null map values in the result are
+/// dropped, as a typed object would drop them.
+pub fn merge(lhs: Option<&Value>, rhs: &Value, node: Node<'_>) -> Result<Value> {
+    Ok(merge_at(lhs, Some(rhs), node, &mut Vec::new())?.unwrap_or(Value::Null))
+}
+
+fn merge_at(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    node: Node<'_>,
+    path: &mut Vec<PathElement>,
+) -> Result<Option<Value>> {
+    match pair_shape(node, lhs, rhs) {
+        Shape::Leaf => Ok(rhs.or(lhs).cloned()),
+        Shape::Map(node) => merge_maps(object(lhs), object(rhs), node, path).map(Some),
+        Shape::List(node, identity) => {
+            merge_lists(array(lhs), array(rhs), node, identity, path).map(Some)
+        }
+    }
+}
+
+fn merge_maps(
+    lhs: Option<&Map<String, Value>>,
+    rhs: Option<&Map<String, Value>>,
+    node: Node<'_>,
+    path: &mut Vec<PathElement>,
+) -> Result<Value> {
+    let mut keys: Vec<&String> = lhs.into_iter().flat_map(Map::keys).collect();
+    keys.extend(
+        rhs.into_iter()
+            .flat_map(Map::keys)
+            .filter(|key| lhs.is_none_or(|l| !l.contains_key(*key))),
+    );
+    let mut out = Map::new();
+    for key in keys {
+        path.push(PathElement::Field(key.clone()));
+        let merged = merge_at(
+            lhs.and_then(|l| l.get(key)),
+            rhs.and_then(|r| r.get(key)),
+            node.field(key),
+            path,
+        )?;
+        path.pop();
+        if let Some(value) = merged.filter(|value| !value.is_null()) {
+            out.insert(key.clone(), value);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+static NULL: Value = Value::Null;
+
+/// Merges list items by identity. Items only in `lhs` keep their place; items in `rhs` come
+/// in `rhs` order, and shared items are placed where `rhs` puts them relative to each other.
+fn merge_lists(
+    lhs: &[Value],
+    rhs: &[Value],
+    node: Node<'_>,
+    identity: ItemIdentity<'_>,
+    path: &mut Vec<PathElement>,
+) -> Result<Value> {
+    let rhs_elements = item_elements(identity, rhs, path)?;
+    let lhs_elements = item_elements(identity, lhs, path)?;
+    let mut rhs_items: BTreeMap<&PathElement, &Value> = BTreeMap::new();
+    for (element, item) in rhs_elements.iter().zip(rhs) {
+        if rhs_items.insert(element, item).is_some() {
+            return Err(error_at(
+                path,
+                format!("duplicate entries for key {element}"),
+            ));
+        }
+    }
+    // Duplicated live items are not merged with the applied one: they merge as null.
+    let mut lhs_items: BTreeMap<&PathElement, &Value> = BTreeMap::new();
+    for (element, item) in lhs_elements.iter().zip(lhs) {
+        if lhs_items.insert(element, item).is_some() {
+            lhs_items.insert(element, &NULL);
+        }
+    }
+    let mut shared = rhs_elements
+        .iter()
+        .filter(|element| lhs_items.contains_key(element));
+    let mut next_shared = shared.next();
+    let mut emitted: BTreeSet<&PathElement> = BTreeSet::new();
+    let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
+    let (mut left, mut right) = (0, 0);
+    while left < lhs.len() || right < rhs.len() {
+        if left < lhs.len() && right < rhs.len() {
+            let element = &lhs_elements[left];
+            if *element == rhs_elements[right] {
+                emitted.insert(element);
+                out.extend(merge_item(
+                    lhs_items.get(element).copied(),
+                    rhs_items.get(element).copied(),
+                    element,
+                    node,
+                    path,
+                )?);
+                left += 1;
+                right += 1;
+                next_shared = shared.next();
+                continue;
+            }
+            let wanted_later =
+                rhs_items.contains_key(element) && next_shared.is_some_and(|next| next != element);
+            if wanted_later {
+                left += 1;
+                continue;
+            }
+        }
+        if left < lhs.len() {
+            let element = &lhs_elements[left];
+            if !rhs_items.contains_key(element) {
+                out.extend(merge_item(Some(&lhs[left]), None, element, node, path)?);
+                left += 1;
+                continue;
+            }
+            if emitted.contains(element) {
+                left += 1;
+            }
+        }
+        if right < rhs.len() {
+            let element = &rhs_elements[right];
+            emitted.insert(element);
+            out.extend(merge_item(
+                lhs_items.get(element).copied(),
+                Some(&rhs[right]),
+                element,
+                node,
+                path,
+            )?);
+            right += 1;
+            if next_shared == Some(element) {
+                next_shared = shared.next();
+            }
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn merge_item(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    element: &PathElement,
+    node: Node<'_>,
+    path: &mut Vec<PathElement>,
+) -> Result<Option<Value>> {
+    path.push(element.clone());
+    let merged = merge_at(lhs, rhs, node.items(), path);
+    path.pop();
+    merged
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compare
+
+/// What changed between two objects.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// Paths present before and gone after.
+    pub removed: FieldSet,
+    /// Leaves present on both sides with different values.
+    pub modified: FieldSet,
+    /// Paths absent before and present after.
+    pub added: FieldSet,
+}
+
+impl Comparison {
+    /// Drops changes at or under any path of `fields` (fields a write may not own).
+    pub fn exclude(&self, fields: &FieldSet) -> Comparison {
+        Comparison {
+            removed: self.removed.recursive_difference(fields),
+            modified: self.modified.recursive_difference(fields),
+            added: self.added.recursive_difference(fields),
+        }
+    }
+
+    /// True when nothing changed.
+    pub fn is_same(&self) -> bool {
+        self.removed.is_empty() && self.modified.is_empty() && self.added.is_empty()
+    }
+}
+
+/// Compares `lhs` (before) with `rhs` (after).
+pub fn compare(lhs: Option<&Value>, rhs: &Value, node: Node<'_>) -> Result<Comparison> {
+    let mut comparison = Comparison::default();
+    compare_at(lhs, Some(rhs), node, &mut Vec::new(), &mut comparison)?;
+    Ok(comparison)
+}
+
+fn compare_at(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    node: Node<'_>,
+    path: &mut Vec<PathElement>,
+    out: &mut Comparison,
+) -> Result<()> {
+    match pair_shape(node, lhs, rhs) {
+        Shape::Leaf => {
+            match (lhs, rhs) {
+                (None, _) => out.added.insert(path),
+                (_, None) => out.removed.insert(path),
+                (Some(l), Some(r)) if l != r => out.modified.insert(path),
+                _ => {}
+            }
+            return Ok(());
+        }
+        Shape::Map(node) => {
+            let (l, r) = (object(lhs), object(rhs));
+            let mut keys: BTreeSet<&String> = l.into_iter().flat_map(Map::keys).collect();
+            keys.extend(r.into_iter().flat_map(Map::keys));
+            for key in keys {
+                path.push(PathElement::Field(key.clone()));
+                let (lv, rv) = (l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)));
+                compare_at(lv, rv, node.field(key), path, out)?;
+                path.pop();
+            }
+        }
+        Shape::List(node, identity) => {
+            compare_lists(array(lhs), array(rhs), node, identity, path, out)?;
+        }
+    }
+    if lhs.is_none() {
+        out.added.insert(path);
+    } else if rhs.is_none() {
+        out.removed.insert(path);
+    }
+    Ok(())
+}
+
+fn compare_lists(
+    lhs: &[Value],
+    rhs: &[Value],
+    node: Node<'_>,
+    identity: ItemIdentity<'_>,
+    path: &mut Vec<PathElement>,
+    out: &mut Comparison,
+) -> Result<()> {
+    let lhs_elements = item_elements(identity, lhs, path)?;
+    let rhs_elements = item_elements(identity, rhs, path)?;
+    let mut order: Vec<&PathElement> = Vec::new();
+    let mut groups: BTreeMap<&PathElement, (Vec<&Value>, Vec<&Value>)> = BTreeMap::new();
+    for (element, item) in lhs_elements.iter().zip(lhs) {
+        let group = groups.entry(element).or_insert_with(|| {
+            order.push(element);
+            Default::default()
+        });
+        group.0.push(item);
+    }
+    for (element, item) in rhs_elements.iter().zip(rhs) {
+        let group = groups.entry(element).or_insert_with(|| {
+            order.push(element);
+            Default::default()
+        });
+        group.1.push(item);
+    }
+    for element in order {
+        let Some((before, after)) = groups.get(element) else {
+            continue;
+        };
+        path.push(element.clone());
+        let result = compare_group(before, after, node, path, out);
+        path.pop();
+        result?;
+    }
+    Ok(())
+}
+
+/// Compares the items sharing one identity; duplicated items are compared as a whole.
+fn compare_group(
+    before: &[&Value],
+    after: &[&Value],
+    node: Node<'_>,
+    path: &mut Vec<PathElement>,
+    out: &mut Comparison,
+) -> Result<()> {
+    match (before.len(), after.len()) {
+        (0..=1, 0..=1) => compare_at(
+            before.first().copied(),
+            after.first().copied(),
+            node.items(),
+            path,
+            out,
+        ),
+        (2.., 2..) => {
+            if before != after {
+                out.modified.insert(path);
+            }
+            Ok(())
+        }
+        (2.., _) => {
+            if let Some(first) = after.first() {
+                compare_at(None, Some(first), node.items(), path, out)?;
+            }
+            out.removed.insert(path);
+            Ok(())
+        }
+        (_, _) => {
+            if let Some(first) = before.first() {
+                compare_at(Some(first), None, node.items(), path, out)?;
+            }
+            out.added.insert(path);
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remove
+
+/// `value` without the fields in `set`. Containers emptied by the removal disappear; the root
+/// becomes `{}` if everything went.
+pub fn remove_fields(value: &Value, set: &FieldSet, node: Node<'_>) -> Value {
+    remove_at(value, set, node).unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+fn remove_at(value: &Value, set: &FieldSet, node: Node<'_>) -> Option<Value> {
+    if is_empty_container(value) {
+        return Some(value.clone());
+    }
+    match shape_of(node, value) {
+        Shape::Leaf => Some(value.clone()),
+        Shape::Map(node) => {
+            let mut out = Map::new();
+            for (key, child) in object(Some(value)).into_iter().flatten() {
+                let element = PathElement::Field(key.clone());
+                if set.has_member(&element) {
+                    continue;
+                }
+                let kept = match set.child(&element) {
+                    Some(subset) => remove_at(child, subset, node.field(key)),
+                    None => Some(child.clone()),
+                };
+                if let Some(kept) = kept {
+                    out.insert(key.clone(), kept);
+                }
+            }
+            (!out.is_empty()).then_some(Value::Object(out))
+        }
+        Shape::List(node, identity) => {
+            let mut out = Vec::new();
+            for item in array(Some(value)) {
+                let Ok(element) = item_element(identity, item) else {
+                    out.push(item.clone());
+                    continue;
+                };
+                if set.has_member(&element) {
+                    continue;
+                }
+                let kept = match set.child(&element) {
+                    Some(subset) => remove_at(item, subset, node.items()),
+                    None => Some(item.clone()),
+                };
+                out.extend(kept);
+            }
+            (!out.is_empty()).then_some(Value::Array(out))
+        }
+    }
+}
