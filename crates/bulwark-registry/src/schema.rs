@@ -296,6 +296,14 @@ pub fn definitions() -> &'static Map<String, Value> {
     &DEFINITIONS
 }
 
+/// The type graph the patch engines merge with (merge keys, list and map types), built from
+/// exactly these definitions.
+pub fn patch_schema() -> &'static bulwark_patch::Schema {
+    static SCHEMA: LazyLock<bulwark_patch::Schema> =
+        LazyLock::new(|| bulwark_patch::Schema::from_definitions(definitions()));
+    &SCHEMA
+}
+
 /// The definition name of a kind (`io.k8s.api.apps.v1.Deployment`), if it is known.
 pub fn definition_name_for(group: &str, version: &str, kind: &str) -> Option<&'static str> {
     let entry = kind_entry(group, version, kind)?;
@@ -671,6 +679,28 @@ mod tests {
         assert!(
             delete.contains(&json!({"group": "apps", "kind": "DeleteOptions", "version": "v1"}))
         );
+    }
+
+    #[test]
+    fn the_patch_schema_sees_merge_keys_through_references() {
+        let pod = patch_schema()
+            .root("io.k8s.api.core.v1.Pod")
+            .expect("pods are in the patch schema");
+        let containers = pod.field("spec").field("containers");
+        assert_eq!(containers.patch_merge_key(), Some("name"));
+        assert_eq!(
+            containers.items().field("ports").patch_merge_key(),
+            Some("containerPort")
+        );
+        let deployment = patch_schema()
+            .root("io.k8s.api.apps.v1.Deployment")
+            .unwrap();
+        let template_containers = deployment
+            .field("spec")
+            .field("template")
+            .field("spec")
+            .field("containers");
+        assert_eq!(template_containers.patch_merge_key(), Some("name"));
     }
 
     #[test]
