@@ -354,10 +354,24 @@ impl Builder {
     }
 }
 
-/// `allOf: [X]` is how OpenAPI v3 attaches a description or default to a `$ref`.
+/// `allOf: [X]` is how OpenAPI v3 attaches a description or default to a `$ref`;
+/// `anyOf`/`oneOf: [X, {"type": "null"}]` is how schemars writes an optional `X`.
 fn single_all_of(object: &Map<String, Value>) -> Option<&Value> {
-    match object.get("allOf") {
-        Some(Value::Array(items)) if items.len() == 1 => items.first(),
+    if let Some(Value::Array(items)) = object.get("allOf") {
+        return match items.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        };
+    }
+    let branches = match (object.get("anyOf"), object.get("oneOf")) {
+        (Some(Value::Array(branches)), _) | (None, Some(Value::Array(branches))) => branches,
+        _ => return None,
+    };
+    let mut non_null = branches
+        .iter()
+        .filter(|branch| branch.get("type").and_then(Value::as_str) != Some("null"));
+    match (non_null.next(), non_null.next()) {
+        (Some(only), None) => Some(only),
         _ => None,
     }
 }
@@ -727,6 +741,24 @@ mod tests {
             PatchListStrategy::Replace
         );
         assert!(schema.root("Missing").is_none());
+    }
+
+    #[test]
+    fn optional_any_of_wrappers_resolve_to_the_referenced_type() {
+        let definitions = json!({
+            "Outer": {"type": "object", "properties": {
+                "inner": {"anyOf": [{"$ref": "#/$defs/Inner"}, {"type": "null"}]},
+                "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+            }},
+            "Inner": {"type": "object", "properties": {"x": {"type": "string"}}}
+        });
+        let Value::Object(definitions) = definitions else {
+            unreachable!("literal is an object")
+        };
+        let schema = Schema::from_definitions(&definitions);
+        let outer = schema.root("Outer").expect("Outer defined");
+        assert_eq!(outer.field("inner").field("x").kind(), NodeKind::Scalar);
+        assert!(outer.field("either").is_untyped());
     }
 
     #[test]
