@@ -26,31 +26,24 @@ const CORE_API_VERSION: &str = "v1";
 
 /// A core `v1` Event as an `events.k8s.io/v1` Event.
 pub fn to_events_v1(core: &Value) -> Value {
-    convert(
-        core,
-        |name| rename(name, |(core, _)| core, |(_, events)| events),
-        EVENTS_API_VERSION,
-    )
+    let renamed = |name: &str| {
+        RENAMED_FIELDS
+            .iter()
+            .find(|(from, _)| *from == name)
+            .map(|(_, to)| *to)
+    };
+    convert(core, renamed, EVENTS_API_VERSION)
 }
 
 /// An `events.k8s.io/v1` Event as a core `v1` Event.
 pub fn from_events_v1(events: &Value) -> Value {
-    convert(
-        events,
-        |name| rename(name, |(_, events)| events, |(core, _)| core),
-        CORE_API_VERSION,
-    )
-}
-
-fn rename(
-    name: &str,
-    from: impl Fn(&(&'static str, &'static str)) -> &'static str,
-    to: impl Fn(&(&'static str, &'static str)) -> &'static str,
-) -> Option<&'static str> {
-    RENAMED_FIELDS
-        .iter()
-        .find(|pair| from(pair) == name)
-        .map(|pair| to(pair))
+    let renamed = |name: &str| {
+        RENAMED_FIELDS
+            .iter()
+            .find(|(_, from)| *from == name)
+            .map(|(to, _)| *to)
+    };
+    convert(events, renamed, CORE_API_VERSION)
 }
 
 /// Renames the top-level fields; anything that is not an object passes through unchanged.
