@@ -134,6 +134,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, key: &str, expected_revision: Option<i64>) -> Result<(i64, KeyValue)>;
 
     /// Every event under `prefix` with a revision greater than `after_revision`, then live events.
+    ///
+    /// * `after_revision` below [`Store::compacted_revision`]: [`Error::Compacted`].
+    /// * `after_revision` above the current revision: accepted; events come once the store
+    ///   reaches it (etcd semantics).
+    /// * A consumer that falls too far behind gets [`Error::WatchLagged`] as the stream's last item.
     async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream>;
 
     /// The revision of the latest write (0 for an empty store).

@@ -206,15 +206,16 @@ fn writer_stopped() -> Error {
 
 /// Read-only connections handed out round-robin; each read runs on a blocking thread.
 struct ReadPool {
-    connections: Vec<Arc<Mutex<Connection>>>,
+    connections: Arc<[Mutex<Connection>]>,
     next: AtomicUsize,
 }
 
 impl ReadPool {
     fn open(path: &Path, size: usize) -> Result<Self> {
         let connections = (0..size.max(1))
-            .map(|_| schema::open_reader(path).map(|connection| Arc::new(Mutex::new(connection))))
-            .collect::<Result<_>>()?;
+            .map(|_| schema::open_reader(path).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?
+            .into();
         Ok(ReadPool {
             connections,
             next: AtomicUsize::new(0),
@@ -226,11 +227,18 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        let connection = self.connections[index].clone();
-        tokio::task::spawn_blocking(move || read(&mut connection.lock()))
-            .await
-            .map_err(|error| Error::Internal(format!("a store read task failed: {error}")))?
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let connections = self.connections.clone();
+        tokio::task::spawn_blocking(move || {
+            // Prefer an idle connection so a long replay does not hold up short reads.
+            let count = connections.len();
+            let idle =
+                (0..count).find_map(|offset| connections[(start + offset) % count].try_lock());
+            let mut connection = idle.unwrap_or_else(|| connections[start % count].lock());
+            read(&mut connection)
+        })
+        .await
+        .map_err(|error| Error::Internal(format!("a store read task failed: {error}")))?
     }
 }
 
