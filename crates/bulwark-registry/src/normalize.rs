@@ -159,6 +159,45 @@ mod tests {
         }
     }
 
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z0-9:.-]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 48, 5, |inner| {
+            let keys = prop_oneof![
+                Just("metadata".to_string()),
+                Just("spec".to_string()),
+                Just("containers".to_string()),
+                Just("name".to_string()),
+                Just("ports".to_string()),
+                Just("replicas".to_string()),
+                Just("template".to_string()),
+                Just("selector".to_string()),
+                Just("resources".to_string()),
+                Just("limits".to_string()),
+                Just("creationTimestamp".to_string()),
+                "[a-z]{1,5}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_json_never_panics(value in arbitrary_json(), index in 0..RESOURCES.len()) {
+            let _ = normalize(&RESOURCES[index], value.clone());
+            let _ = normalize(&RESOURCES[index], json!({"metadata": value.clone(), "spec": value}));
+        }
+    }
+
     #[test]
     fn quantities_and_int_or_strings_survive() {
         let pod = json!({"metadata": {"name": "web"}, "spec": {"containers": [{
