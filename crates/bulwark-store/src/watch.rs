@@ -64,3 +64,92 @@ async fn next_live(live: Option<Live>) -> Option<(crate::Result<WatchEvent>, Opt
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::WatchHub;
+    use crate::{EventKind, KeyValue};
+    use bytes::Bytes;
+
+    fn event(revision: i64) -> WatchEvent {
+        let kv = KeyValue {
+            key: "/k".into(),
+            value: Bytes::new(),
+            create_revision: 1,
+            mod_revision: revision,
+        };
+        WatchEvent {
+            kind: EventKind::Put,
+            kv,
+            prev: None,
+        }
+    }
+
+    async fn revisions(stream: &mut WatchStream, count: usize) -> Vec<i64> {
+        let mut revisions = Vec::new();
+        for _ in 0..count {
+            match stream.next().await {
+                Some(Ok(event)) => revisions.push(event_revision(&event)),
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+        revisions
+    }
+
+    #[tokio::test]
+    async fn live_events_already_replayed_are_dropped() {
+        let hub = WatchHub::new(16);
+        let subscription = hub.subscribe("/");
+        // Revisions 2 and 3 were committed while the history was being read: both in the
+        // replay and in the live buffer.
+        hub.publish(&[event(2), event(3)]);
+        let replay = Replay {
+            events: vec![event(2), event(3)],
+            revision: 3,
+        };
+        let mut stream = replay_then_live(subscription, replay, 1);
+        hub.publish(&[event(4)]);
+        assert_eq!(revisions(&mut stream, 3).await, vec![2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn future_start_skips_live_events_up_to_it() {
+        let hub = WatchHub::new(16);
+        let subscription = hub.subscribe("/");
+        let mut stream = replay_then_live(
+            subscription,
+            Replay {
+                events: vec![],
+                revision: 2,
+            },
+            5,
+        );
+        hub.publish(&[event(3), event(5), event(6)]);
+        assert_eq!(revisions(&mut stream, 1).await, vec![6]);
+    }
+
+    #[tokio::test]
+    async fn lagged_stream_reports_where_to_resume() {
+        let hub = WatchHub::new(1);
+        let subscription = hub.subscribe("/");
+        let mut stream = replay_then_live(
+            subscription,
+            Replay {
+                events: vec![event(1)],
+                revision: 1,
+            },
+            0,
+        );
+        hub.publish(&[event(2), event(3)]);
+        assert_eq!(revisions(&mut stream, 2).await, vec![1, 2]);
+        match stream.next().await {
+            Some(Err(Error::WatchLagged {
+                last_revision: 2,
+                capacity: 1,
+            })) => {}
+            other => panic!("expected WatchLagged, got {other:?}"),
+        }
+        assert!(stream.next().await.is_none());
+    }
+}

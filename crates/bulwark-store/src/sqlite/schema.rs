@@ -143,3 +143,33 @@ pub(super) fn storage_error(error: rusqlite::Error) -> Error {
         other => Error::Unavailable(format!("sqlite: {other}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_database_from_a_newer_schema() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let connection = open_writer(&path).expect("create");
+        connection
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("bump version");
+        drop(connection);
+        assert!(
+            matches!(open_writer(&path), Err(Error::Unavailable(message)) if message.contains("schema version"))
+        );
+    }
+
+    #[test]
+    fn recovers_the_largest_revision_recorded_anywhere() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connection = open_writer(&dir.path().join("store.db")).expect("create");
+        connection
+            .execute("INSERT INTO kv (key, value, create_revision, mod_revision) VALUES (x'2f61', x'', 7, 9)", [])
+            .expect("insert");
+        write_meta(&connection, "revision", 5).expect("meta");
+        assert_eq!(recover_revisions(&connection), Ok((9, 0)));
+    }
+}
