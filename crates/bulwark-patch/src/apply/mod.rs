@@ -42,3 +42,6 @@ pub use manager::{MAX_UPDATE_MANAGERS, WriteContext, apply, track_update, try_tr
 pub use path::{Path, PathElement};
 pub use set::FieldSet;
 pub use typed::{Comparison, TypeError, compare, fields_of, merge};
+
+#[cfg(test)]
+mod tests;

@@ -436,14 +436,25 @@ impl Comparison {
 /// Compares `lhs` (before) with `rhs` (after).
 pub fn compare(lhs: Option<&Value>, rhs: &Value, node: Node<'_>) -> Result<Comparison> {
     let mut comparison = Comparison::default();
-    compare_at(lhs, Some(rhs), node, &mut Vec::new(), &mut comparison)?;
+    compare_at(
+        lhs,
+        Some(rhs),
+        node,
+        false,
+        &mut Vec::new(),
+        &mut comparison,
+    )?;
     Ok(comparison)
 }
 
+/// `always_present` marks declared struct-typed fields: Go objects always carry them (as
+/// zero values), so upstream never sees them appear or vanish as a whole and records only
+/// their contents. Other containers that appear or vanish are recorded themselves too.
 fn compare_at(
     lhs: Option<&Value>,
     rhs: Option<&Value>,
     node: Node<'_>,
+    always_present: bool,
     path: &mut Vec<PathElement>,
     out: &mut Comparison,
 ) -> Result<()> {
@@ -464,13 +475,18 @@ fn compare_at(
             for key in keys {
                 path.push(PathElement::Field(key.clone()));
                 let (lv, rv) = (l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)));
-                compare_at(lv, rv, node.field(key), path, out)?;
+                let child = node.field(key);
+                let always_present = node.has_field(key) && child.kind() == NodeKind::Struct;
+                compare_at(lv, rv, child, always_present, path, out)?;
                 path.pop();
             }
         }
         Shape::List(node, identity) => {
             compare_lists(array(lhs), array(rhs), node, identity, path, out)?;
         }
+    }
+    if always_present {
+        return Ok(());
     }
     if lhs.is_none() {
         out.added.insert(path);
@@ -531,6 +547,7 @@ fn compare_group(
             before.first().copied(),
             after.first().copied(),
             node.items(),
+            false,
             path,
             out,
         ),
@@ -542,14 +559,14 @@ fn compare_group(
         }
         (2.., _) => {
             if let Some(first) = after.first() {
-                compare_at(None, Some(first), node.items(), path, out)?;
+                compare_at(None, Some(first), node.items(), false, path, out)?;
             }
             out.removed.insert(path);
             Ok(())
         }
         (_, _) => {
             if let Some(first) = before.first() {
-                compare_at(Some(first), None, node.items(), path, out)?;
+                compare_at(Some(first), None, node.items(), false, path, out)?;
             }
             out.added.insert(path);
             Ok(())
