@@ -626,3 +626,163 @@ fn remove_at(value: &Value, set: &FieldSet, node: Node<'_>) -> Option<Value> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schema;
+    use serde_json::json;
+
+    fn schema() -> Schema {
+        let definitions = json!({
+            "Object": {
+                "type": "object",
+                "properties": {
+                    "finalizers": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                    "items": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": {"name": {"type": "string"}, "v": {"type": "integer"}}},
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"]
+                    },
+                    "args": {"type": "array", "items": {"type": "string"}},
+                    "inner": {"type": "object", "properties": {"a": {"type": "integer"}}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+            }
+        });
+        let Value::Object(definitions) = definitions else {
+            unreachable!("literal is an object")
+        };
+        Schema::from_definitions(&definitions)
+    }
+
+    fn printed(set: &FieldSet) -> Vec<String> {
+        set.paths().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn fields_of_owns_set_members_keyed_items_and_map_keys() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let value = json!({
+            "finalizers": ["a"],
+            "items": [{"name": "x", "v": 1}],
+            "args": ["p"],
+            "inner": {"a": 1},
+            "labels": {"k": "v"},
+            "extra": {"b": 2}
+        });
+        let set = fields_of(&value, root).expect("valid");
+        assert_eq!(
+            printed(&set),
+            [
+                ".args",
+                ".extra",
+                ".extra.b",
+                r#".finalizers[="a"]"#,
+                ".inner.a",
+                r#".items[name="x"]"#,
+                r#".items[name="x"].name"#,
+                r#".items[name="x"].v"#,
+                ".labels.k",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicated_items_are_owned_whole() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let value = json!({"items": [{"name": "x", "v": 1}, {"name": "x", "v": 2}]});
+        let set = fields_of(&value, root).expect("valid");
+        assert_eq!(printed(&set), [r#".items[name="x"]"#]);
+    }
+
+    #[test]
+    fn items_without_keys_are_type_errors() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let error = fields_of(&json!({"items": [{"v": 1}]}), root).expect_err("no key");
+        assert_eq!(error.path, ".items");
+        assert!(fields_of(&json!({"finalizers": [{"a": 1}]}), root).is_err());
+    }
+
+    #[test]
+    fn merge_keeps_live_only_items_in_place_and_follows_config_order() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let live =
+            json!({"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}], "finalizers": ["x"]});
+        let config = json!({"items": [{"name": "c", "v": 1}, {"name": "a"}, {"name": "d"}], "finalizers": ["y"]});
+        let merged = merge(Some(&live), &config, root).expect("valid");
+        let names: Vec<&Value> = merged["items"]
+            .as_array()
+            .map(|items| items.iter().map(|item| &item["name"]).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["b", "c", "a", "d"]);
+        assert_eq!(merged["items"][1]["v"], 1);
+        assert_eq!(merged["finalizers"], json!(["x", "y"]));
+    }
+
+    #[test]
+    fn merge_replaces_atomic_lists_and_drops_null_leaves() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let live = json!({"args": ["a", "b"], "inner": {"a": 1}, "labels": {"k": "v", "j": "w"}});
+        // A null struct merges as an empty one (upstream keeps the live fields); a null leaf
+        // is dropped, as decoding into a typed object would.
+        let config = json!({"args": ["c"], "inner": null, "labels": {"k": null}});
+        assert_eq!(
+            merge(Some(&live), &config, root).expect("valid"),
+            json!({"args": ["c"], "inner": {"a": 1}, "labels": {"j": "w"}})
+        );
+    }
+
+    #[test]
+    fn compare_reports_leaf_changes_and_appearing_containers() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let before = json!({"inner": {"a": 1}, "labels": {"k": "v"}, "args": ["a"]});
+        let after = json!({"inner": {"a": 2}, "items": [{"name": "x"}], "args": ["a"]});
+        let comparison = compare(Some(&before), &after, root).expect("valid");
+        assert_eq!(printed(&comparison.modified), [".inner.a"]);
+        assert_eq!(
+            printed(&comparison.added),
+            [".items", r#".items[name="x"]"#, r#".items[name="x"].name"#]
+        );
+        assert_eq!(printed(&comparison.removed), [".labels", ".labels.k"]);
+    }
+
+    #[test]
+    fn remove_fields_drops_emptied_containers_only() {
+        let schema = schema();
+        let root = schema.root("Object").expect("defined");
+        let value =
+            json!({"inner": {"a": 1}, "labels": {}, "items": [{"name": "x"}, {"name": "y"}]});
+        let set = FieldSet::from_paths([
+            Path::fields(["inner", "a"]),
+            Path(vec![
+                PathElement::Field("items".into()),
+                PathElement::key(vec![("name".into(), json!("x"))]),
+            ]),
+        ]);
+        assert_eq!(
+            remove_fields(&value, &set, root),
+            json!({"labels": {}, "items": [{"name": "y"}]})
+        );
+    }
+
+    #[test]
+    fn missing_protocol_key_defaults_to_tcp() {
+        let keys = ["containerPort".to_string(), "protocol".to_string()];
+        let element = item_element(ItemIdentity::Keys(&keys), &json!({"containerPort": 80}));
+        assert_eq!(
+            element,
+            Ok(PathElement::key(vec![
+                ("containerPort".into(), json!(80)),
+                ("protocol".into(), json!("TCP")),
+            ]))
+        );
+    }
+}
