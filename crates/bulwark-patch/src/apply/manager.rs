@@ -60,6 +60,18 @@ impl<'a> WriteContext<'a> {
     }
 }
 
+/// The fields upstream's registry strategies reset, for kinds with a status subresource: a
+/// main-resource write never sets `status`, a `status` write never sets `spec`. Kinds whose
+/// strategies reset more (pods' status writes also keep `metadata.ownerReferences`, ...) add
+/// them to this set. Use the result as [`WriteContext::reset_fields`].
+pub fn status_subresource_reset_fields(subresource: Option<&str>) -> FieldSet {
+    match subresource {
+        None => FieldSet::from_paths([Path::fields(["status"])]),
+        Some("status") => FieldSet::from_paths([Path::fields(["spec"])]),
+        Some(_) => FieldSet::new(),
+    }
+}
+
 /// Server-side apply of `config` by `manager` onto `live` (`None` when the apply creates the
 /// object). Returns the object to store, with `metadata.managedFields` updated.
 ///

@@ -38,7 +38,10 @@ pub mod typed;
 pub use conflict::{ApplyConflict, ApplyError, Conflict, ConflictCause};
 pub use fields_v1::FieldsV1Error;
 pub use managed::{ManagedEntry, ManagedFieldsError, ManagerId, Operation};
-pub use manager::{MAX_UPDATE_MANAGERS, WriteContext, apply, track_update, try_track_update};
+pub use manager::{
+    MAX_UPDATE_MANAGERS, WriteContext, apply, status_subresource_reset_fields, track_update,
+    try_track_update,
+};
 pub use path::{Path, PathElement};
 pub use set::FieldSet;
 pub use typed::{Comparison, TypeError, compare, fields_of, merge};

@@ -624,7 +624,7 @@ fn managed_fields_can_be_reset_by_an_update() {
 #[test]
 fn reset_fields_are_neither_owned_nor_conflicting() {
     let schema = schema();
-    let status_only = FieldSet::from_paths([Path::fields(["status"])]);
+    let status_only = status_subresource_reset_fields(None);
     let main = WriteContext {
         reset_fields: Some(&status_only),
         ..context(&schema, "t1")
@@ -742,7 +742,55 @@ fn arb_json() -> impl Strategy<Value = Value> {
     })
 }
 
+fn with_managed_fields(mut object: Value, managed_fields: Value) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.insert("metadata".into(), json!({"managedFields": managed_fields}));
+    }
+    object
+}
+
+fn arb_managed_fields() -> impl Strategy<Value = Value> {
+    let fields = prop_oneof![
+        Just(json!({"f:spec": {"f:replicas": {}}})),
+        Just(json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}})),
+        Just(json!({"k:{\"name\":\"a\"}": {".": {}}, "v:1": {}, "i:0": {}})),
+        arb_json(),
+    ];
+    prop::collection::vec(
+        (
+            prop_oneof![Just("Apply"), Just("Update"), Just("Other")],
+            prop_oneof![Just("m"), Just("u"), Just("x")],
+            fields,
+        )
+            .prop_map(|(operation, manager, fields)| {
+                json!({"manager": manager, "operation": operation, "apiVersion": "apps/v1",
+                       "fieldsType": "FieldsV1", "fieldsV1": fields})
+            }),
+        0..3,
+    )
+    .prop_map(Value::Array)
+}
+
 proptest! {
+    #[test]
+    fn apply_and_track_never_panic_on_arbitrary_managed_fields(
+        live in arb_json(),
+        managed_fields in arb_managed_fields(),
+        config in arb_json(),
+        force in any::<bool>(),
+    ) {
+        let schema = schema();
+        let context = context(&schema, "t");
+        let live = with_managed_fields(live, managed_fields);
+        let mut config = config;
+        if let Some(map) = config.as_object_mut() {
+            map.insert("apiVersion".into(), json!("apps/v1"));
+        }
+        let _ = apply(Some(&live), &config, "m", force, &context);
+        let _ = track_update(Some(&live), &config, "u", &context);
+        let _ = track_update(Some(&config), &live, "u", &context);
+    }
+
     #[test]
     fn apply_and_track_never_panic(live in arb_json(), config in arb_json(), force in any::<bool>()) {
         let schema = schema();
