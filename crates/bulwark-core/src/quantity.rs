@@ -114,6 +114,12 @@ impl Quantity {
         } else {
             -magnitude
         };
+        // A binary amount below one unit has no binary spelling; upstream switches it to decimal.
+        let format = if format == Format::BinarySI && magnitude > 0 && magnitude < NANOS_PER_UNIT {
+            Format::DecimalSI
+        } else {
+            format
+        };
         Ok(Self { nanos, format })
     }
 
@@ -276,9 +282,14 @@ fn interpret_suffix(suffix: &str) -> Result<(u32, i32, Format), QuantityError> {
             let exponent = suffix
                 .strip_prefix(['e', 'E'])
                 .ok_or(QuantityError::Suffix)?;
-            let exponent: i64 = exponent.parse().map_err(|_| QuantityError::Suffix)?;
-            // Upstream narrows the exponent to 32 bits the same way.
-            Ok((10, exponent as i32, Format::DecimalExponent))
+            // Current upstream rejects exponents outside ±(2^31-1); older releases narrowed them
+            // to 32 bits silently, turning `1e4294967297` into `1e1`.
+            let exponent = exponent.parse::<i32>().ok().filter(|e| *e != i32::MIN);
+            Ok((
+                10,
+                exponent.ok_or(QuantityError::Suffix)?,
+                Format::DecimalExponent,
+            ))
         }
     }
 }

@@ -63,6 +63,27 @@ fn canonical_forms_match_upstream() {
         ("100Mi", "100Mi"),
         ("256Mi", "256Mi"),
         ("007", "7"),
+        ("1000M", "1G"),
+        (".001Ki", "1024m"),
+        (".000001Ki", "1024u"),
+        (".000000001Ki", "1024n"),
+        (".000000000001Ki", "2n"),
+        ("-.001Ki", "-1024m"),
+        ("300Mi", "300Mi"),
+        ("307200Ki", "300Mi"),
+        ("1025024Mi", "1001Gi"),
+        ("5000m", "5"),
+        ("0.001T", "1G"),
+        ("1.08", "1080m"),
+        ("1080000000n", "1080m"),
+        ("0.001e12", "1e9"),
+        ("1000e-12", "1e-9"),
+        ("80e-3", "80e-3"),
+        ("300e6", "300e6"),
+        ("100.035k", "100035"),
+        ("1.01E", "1010P"),
+        ("1.G", "1G"),
+        ("-9.01", "-9010m"),
     ];
     for (input, canonical) in cases {
         assert_eq!(q(input).to_string(), canonical, "{input:?}");
@@ -74,7 +95,11 @@ fn amounts_finer_than_a_nano_round_up_in_magnitude() {
     assert_eq!(q("0.0000000001").to_string(), "1n");
     assert_eq!(q("-0.0000000001").to_string(), "-1n");
     assert_eq!(q("1.0000000001").to_string(), "1000000001n");
-    assert_eq!(q("1e-2147483648").to_string(), "1e-9");
+    assert_eq!(q("1e-2147483647").to_string(), "1e-9");
+    assert_eq!(q("3.001n").nanos(), 4);
+    assert_eq!(q("1.1E-9").nanos(), 2);
+    assert_eq!(q("0.00000012345").nanos(), 124);
+    assert_eq!(q("0.000000000001Ki").format(), Format::DecimalSI);
     assert_eq!(q("0.5n").nanos(), 1);
     assert_eq!(q("0.0000000000Ki").nanos(), 0);
 }
@@ -104,6 +129,17 @@ fn malformed_strings_get_upstream_errors() {
         ("1ee", QuantityError::Suffix),
         ("1-3", QuantityError::Suffix),
         ("1e99999999999999999999", QuantityError::Suffix),
+        ("1e4294967297", QuantityError::Suffix),
+        ("1E2147483648", QuantityError::Suffix),
+        ("1E-2147483648", QuantityError::Suffix),
+        ("1.1.M", QuantityError::FormatWrong),
+        ("1+1.0M", QuantityError::FormatWrong),
+        ("0.1mi", QuantityError::Suffix),
+        ("0.1am", QuantityError::FormatWrong),
+        ("aoeu", QuantityError::FormatWrong),
+        (".5i", QuantityError::Suffix),
+        ("-3.01i", QuantityError::Suffix),
+        ("-3.01e-", QuantityError::Suffix),
     ];
     for (input, error) in cases {
         assert_eq!(Quantity::parse(input), Err(error), "{input:?}");
