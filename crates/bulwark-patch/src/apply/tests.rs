@@ -814,3 +814,180 @@ proptest! {
         prop_assert_eq!(&result["spec"]["template"]["spec"]["containers"][0]["image"], &json!(image));
     }
 }
+
+// Scenarios after structured-merge-diff's merge/multiple_appliers_test.go.
+
+fn nested_schema() -> Schema {
+    let definitions = json!({
+        "Nested": {
+            "type": "object",
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "listOfLists": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {
+                        "name": {"type": "string"},
+                        "value": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"}
+                    }},
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"]
+                },
+                "struct": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "scalarField": {"type": "string"}
+                }}
+            }
+        }
+    });
+    let Value::Object(definitions) = definitions else {
+        unreachable!("literal is an object")
+    };
+    Schema::from_definitions(&definitions)
+}
+
+enum Op {
+    Apply(&'static str, Value),
+    Update(&'static str, Value),
+}
+
+fn run(schema: &Schema, ops: Vec<Op>) -> Value {
+    let context = WriteContext {
+        root_type: "Nested",
+        api_version: "v1",
+        ..context(schema, "t")
+    };
+    let mut live: Option<Value> = None;
+    for op in ops {
+        live = Some(match op {
+            Op::Apply(manager, mut config) => {
+                config["apiVersion"] = json!("v1");
+                apply(live.as_ref(), &config, manager, false, &context).expect("no conflict")
+            }
+            Op::Update(manager, mut object) => {
+                object["apiVersion"] = json!("v1");
+                if let Some(managed) = live
+                    .as_ref()
+                    .and_then(|l| l["metadata"].get("managedFields"))
+                {
+                    object["metadata"] = json!({"managedFields": managed});
+                }
+                track_update(live.as_ref(), &object, manager, &context)
+            }
+        });
+    }
+    live.unwrap_or_default()
+}
+
+fn owned(object: &Value, manager: &str) -> Vec<String> {
+    FieldSet::from_fields_v1(&entry(object, manager)["fieldsV1"])
+        .map(|set| set.paths().iter().map(ToString::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn without_metadata(mut object: Value) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.remove("metadata");
+        map.remove("apiVersion");
+    }
+    object
+}
+
+#[test]
+fn removing_a_keyed_item_keeps_the_other_appliers_item() {
+    let schema = nested_schema();
+    let result = run(
+        &schema,
+        vec![
+            Op::Apply(
+                "apply-one",
+                json!({"listOfLists": [{"name": "a"}, {"name": "b"}]}),
+            ),
+            Op::Apply("apply-two", json!({"listOfLists": [{"name": "c"}]})),
+            Op::Apply("apply-one", json!({"listOfLists": [{"name": "a"}]})),
+        ],
+    );
+    assert_eq!(
+        without_metadata(result.clone()),
+        json!({"listOfLists": [{"name": "a"}, {"name": "c"}]})
+    );
+    assert_eq!(
+        owned(&result, "apply-one"),
+        [
+            r#".listOfLists[name="a"]"#,
+            r#".listOfLists[name="a"].name"#
+        ]
+    );
+    assert_eq!(
+        owned(&result, "apply-two"),
+        [
+            r#".listOfLists[name="c"]"#,
+            r#".listOfLists[name="c"].name"#
+        ]
+    );
+}
+
+#[test]
+fn removing_an_item_keeps_sub_items_others_own_and_drops_dangling_ones() {
+    let schema = nested_schema();
+    let result = run(
+        &schema,
+        vec![
+            Op::Apply(
+                "apply-one",
+                json!({"listOfLists": [{"name": "a"}, {"name": "b", "value": ["c"]}]}),
+            ),
+            Op::Apply(
+                "apply-two",
+                json!({"listOfLists": [{"name": "b", "value": ["d"]}]}),
+            ),
+            Op::Update(
+                "controller",
+                json!({"listOfLists": [{"name": "a"}, {"name": "b", "value": ["c", "d", "e"]}]}),
+            ),
+            Op::Apply("apply-one", json!({"listOfLists": [{"name": "a"}]})),
+        ],
+    );
+    assert_eq!(
+        without_metadata(result.clone()),
+        json!({"listOfLists": [{"name": "a"}, {"name": "b", "value": ["d", "e"]}]})
+    );
+    assert_eq!(
+        owned(&result, "apply-two"),
+        [
+            r#".listOfLists[name="b"]"#,
+            r#".listOfLists[name="b"].name"#,
+            r#".listOfLists[name="b"].value[="d"]"#,
+        ]
+    );
+    assert_eq!(
+        owned(&result, "controller"),
+        [r#".listOfLists[name="b"].value[="e"]"#]
+    );
+}
+
+#[test]
+fn unsetting_a_scalar_an_updater_also_set_keeps_it() {
+    let schema = nested_schema();
+    let result = run(
+        &schema,
+        vec![
+            Op::Update(
+                "updater",
+                json!({"struct": {"name": "a", "scalarField": "a"}}),
+            ),
+            Op::Apply(
+                "applier",
+                json!({"struct": {"name": "a", "scalarField": "a"}}),
+            ),
+            Op::Apply("applier", json!({"struct": {"name": "a"}})),
+        ],
+    );
+    assert_eq!(
+        without_metadata(result.clone()),
+        json!({"struct": {"name": "a", "scalarField": "a"}})
+    );
+    assert_eq!(owned(&result, "applier"), [".struct.name"]);
+    assert_eq!(
+        owned(&result, "updater"),
+        [".struct.name", ".struct.scalarField"]
+    );
+}
