@@ -497,14 +497,14 @@ pub fn validate_resource_quota(object: &Value) -> Vec<StatusCause> {
             None => causes.push(field::invalid(
                 &entry_path,
                 shown,
-                quantity::QUANTITY_SYNTAX_ERROR,
+                &quantity::syntax_error(),
             )),
-            Some(amount) if amount.is_negative() => causes.push(field::invalid(
+            Some(amount) if quantity::is_negative(&amount) => causes.push(field::invalid(
                 &entry_path,
                 shown,
                 "must be greater than or equal to 0",
             )),
-            Some(amount) if is_integer_quota_resource(name) && !amount.is_integer() => {
+            Some(amount) if is_integer_quota_resource(name) && !quantity::is_integer(&amount) => {
                 causes.push(field::invalid(&entry_path, shown, "must be an integer"));
             }
             Some(_) => {}
@@ -598,9 +598,9 @@ fn limit_range_item_quantities(item: &Value, path: &Path) -> Vec<StatusCause> {
                 None => causes.push(field::invalid(
                     &path.child(section).key(name),
                     shown,
-                    quantity::QUANTITY_SYNTAX_ERROR,
+                    &quantity::syntax_error(),
                 )),
-                Some(amount) if amount.is_negative() => {
+                Some(amount) if quantity::is_negative(&amount) => {
                     causes.push(field::invalid(
                         &path.child(section).key(name),
                         shown,
@@ -665,7 +665,7 @@ fn limit_range_item_quantities(item: &Value, path: &Path) -> Vec<StatusCause> {
             }
         }
         if let Some(ratio) = get("maxLimitRequestRatio", name)
-            && quantity::from_json(ratio).is_some_and(|r| r.nanos < 1_000_000_000)
+            && quantity::from_json(ratio).is_some_and(|r| quantity::is_below_one(&r))
         {
             let shown = quantity::display(ratio);
             causes.push(field::invalid(

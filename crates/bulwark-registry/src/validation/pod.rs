@@ -500,11 +500,11 @@ pub fn validate_resources(resources: &Value, path: &Path) -> Vec<StatusCause> {
                 causes.push(field::invalid(
                     &entry_path,
                     BadValue::Raw(quantity::display(value)),
-                    quantity::QUANTITY_SYNTAX_ERROR,
+                    &quantity::syntax_error(),
                 ));
                 continue;
             };
-            if amount.is_negative() {
+            if quantity::is_negative(&amount) {
                 causes.push(field::invalid(
                     &entry_path,
                     BadValue::Raw(quantity::display(value)),
