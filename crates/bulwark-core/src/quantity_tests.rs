@@ -163,6 +163,18 @@ fn magnitudes_cap_at_the_int64_maximum() {
 }
 
 #[test]
+fn long_inputs_cap_or_round_without_big_arithmetic() {
+    let digits = "9".repeat(200_000);
+    assert_eq!(q(&digits), Quantity::new(i64::MAX, Format::DecimalSI));
+    assert_eq!(q(&format!("0.{}1", "0".repeat(200_000))).nanos(), 1);
+    assert_eq!(
+        q(&format!("1.{}Ki", "0".repeat(200_000))).to_string(),
+        "1Ki"
+    );
+    assert_eq!(q(&format!("{digits}e-2147483647")).nanos(), 1);
+}
+
+#[test]
 fn values_round_away_from_zero() {
     assert_eq!(q("1500m").value(), 2);
     assert_eq!(q("-1500m").value(), -2);
