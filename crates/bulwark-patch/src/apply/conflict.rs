@@ -109,3 +109,26 @@ pub enum ApplyError {
     #[error("failed to decode managed fields: {0}")]
     ManagedFields(#[from] ManagedFieldsError),
 }
+
+impl ApplyError {
+    /// The HTTP status the API server answers with. Type errors are 422 rather than upstream's
+    /// 500: they are the client's to fix.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Conflict(_) => 409,
+            Self::BadRequest(_) => 400,
+            Self::Invalid(_) => 422,
+            Self::ManagedFields(_) => 500,
+        }
+    }
+
+    /// The `metav1.Status` reason that goes with [`ApplyError::http_status`].
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Conflict(_) => "Conflict",
+            Self::BadRequest(_) => "BadRequest",
+            Self::Invalid(_) => "Invalid",
+            Self::ManagedFields(_) => "InternalError",
+        }
+    }
+}

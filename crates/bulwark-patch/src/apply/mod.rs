@@ -7,6 +7,8 @@
 //!   checking kind and name). On [`ApplyError::Conflict`] answer 409 Conflict, reason
 //!   `Conflict`, message [`ApplyConflict`]'s `Display`, and one cause per
 //!   [`ApplyConflict::causes`] (type `FieldManagerConflict`, field `.spec.replicas`).
+//!   Other errors carry their status in [`ApplyError::http_status`] and
+//!   [`ApplyError::reason`].
 //! - [`track_update`] for every other write (create, update, JSON/merge/strategic patch, and
 //!   subresource writes), with the object about to be stored.
 //! - [`WriteContext`] carries the schema and root type, request API version, subresource, the
@@ -20,6 +22,17 @@
 //! [`FieldSet`] (paths `f:`, `k:`, `v:`, `i:`; union, intersection, difference),
 //! [`FieldSet::to_fields_v1`] / [`FieldSet::from_fields_v1`] for the wire format, and
 //! [`fields_of`], the fields a value specifies under a schema node.
+//!
+//! # Guarantees and caveats
+//!
+//! - Pure: no clock, no I/O; the same inputs give the same output.
+//! - Never panics. Recursion follows the value's depth, which serde_json's parser bounds
+//!   (128 levels) for anything that arrives over the network.
+//! - Unknown fields are not rejected here (upstream's "field not declared in schema"): the API
+//!   server's strict field validation reports them before apply runs. They merge as untyped.
+//! - Declared struct-typed fields are never recorded as a whole (`".": {}`), only their
+//!   contents, matching what upstream records for Go value structs; upstream does record
+//!   pointer structs as a whole, which a JSON schema cannot tell apart.
 //!
 //! # Not done
 //!

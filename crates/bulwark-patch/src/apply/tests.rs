@@ -276,6 +276,7 @@ fn applying_a_field_another_manager_changed_conflicts() {
         &context(&schema, "t3"),
     )
     .expect_err("replicas is owned by kubectl-scale");
+    assert_eq!((error.http_status(), error.reason()), (409, "Conflict"));
     let ApplyError::Conflict(conflict) = error else {
         panic!("expected a conflict, got {error:?}");
     };
@@ -680,10 +681,13 @@ fn bad_apply_requests_are_rejected() {
     ));
     let mut duplicated = deployment(1, "x");
     duplicated["spec"]["template"]["spec"]["containers"] = json!([{"name": "a"}, {"name": "a"}]);
-    assert!(matches!(
-        apply(None, &duplicated, "m", false, &context(&schema, "t")),
-        Err(ApplyError::Invalid(_))
-    ));
+    let error =
+        apply(None, &duplicated, "m", false, &context(&schema, "t")).expect_err("duplicate keys");
+    assert_eq!(
+        error.to_string(),
+        r#"failed to create typed patch object: .spec.template.spec.containers: duplicate entries for key [name="a"]"#
+    );
+    assert_eq!(error.http_status(), 422);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::schema::{ListType, Node, NodeKind};
 /// A value that does not fit the schema in a way the walks cannot handle (a keyed list item
 /// without its keys, duplicate keys in an applied list, a set holding an object).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub struct TypeError {
     /// Where, in the `.spec.containers[name="x"]` notation.
     pub path: String,
