@@ -40,6 +40,23 @@ pub fn apply_defaults(resource: &ResourceInfo, object: &mut Value) {
     }
 }
 
+/// On update, carries over what the user cannot or need not resend, as upstream's strategies do
+/// before validation: a Service keeps its allocated cluster IPs, IP families and node ports when
+/// the update leaves them out; a Namespace keeps its `spec.finalizers` (only the `finalize`
+/// subresource changes them).
+///
+/// Call it before [`apply_defaults`] on the new object, so that carried values win over defaults.
+pub fn carry_over_on_update(resource: &ResourceInfo, new: &mut Value, old: &Value) {
+    let (Some(new_map), Some(old_map)) = (new.as_object_mut(), old.as_object()) else {
+        return;
+    };
+    match (resource.group, resource.kind) {
+        ("", "Service") => cluster::service_carry_over(new_map, old_map),
+        ("", "Namespace") => cluster::namespace_carry_over(new_map, old_map),
+        _ => {}
+    }
+}
+
 /// The object under `key`, created empty when absent or null; `None` when it has another type
 /// (strict decoding rejects that; defaulting just leaves it alone).
 fn ensure_object<'a>(

@@ -111,6 +111,73 @@ fn ip_families(spec: &mut Map<String, Value>) {
     spec.insert("ipFamilies".into(), families);
 }
 
+/// Allocated values the update left out stay as they were.
+pub fn service_carry_over(new: &mut Map<String, Value>, old: &Map<String, Value>) {
+    let Some(old_spec) = old.get("spec").and_then(Value::as_object) else {
+        return;
+    };
+    let Some(new_spec) = ensure_object(new, "spec") else {
+        return;
+    };
+    let external_name = |spec: &Map<String, Value>| {
+        spec.get("type").and_then(Value::as_str) == Some("ExternalName")
+    };
+    if external_name(new_spec) || external_name(old_spec) {
+        return;
+    }
+    if super::unset(new_spec, "clusterIP") {
+        for key in ["clusterIP", "clusterIPs"] {
+            if let Some(value) = old_spec.get(key) {
+                new_spec.insert(key.into(), value.clone());
+            }
+        }
+    }
+    for key in ["ipFamilyPolicy", "ipFamilies", "healthCheckNodePort"] {
+        if let Some(value) = old_spec.get(key).filter(|v| !v.is_null()) {
+            default_pointer(new_spec, key, value.clone());
+        }
+    }
+    let old_ports = old_spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for port in each_object(new_spec, "ports") {
+        if !super::unset(port, "nodePort") {
+            continue;
+        }
+        let protocol = |p: &Map<String, Value>| {
+            p.get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("TCP")
+                .to_string()
+        };
+        let same = old_ports
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|old_port| {
+                old_port.get("port") == port.get("port") && protocol(old_port) == protocol(port)
+            });
+        if let Some(node_port) = same
+            .and_then(|old_port| old_port.get("nodePort"))
+            .filter(|n| !n.is_null())
+        {
+            port.insert("nodePort".into(), node_port.clone());
+        }
+    }
+}
+
+/// Namespace finalizers change only through the `finalize` subresource.
+pub fn namespace_carry_over(new: &mut Map<String, Value>, old: &Map<String, Value>) {
+    let finalizers = old.get("spec").and_then(|s| s.get("finalizers")).cloned();
+    if let Some(spec) = ensure_object(new, "spec") {
+        match finalizers {
+            Some(finalizers) => spec.insert("finalizers".into(), finalizers),
+            None => spec.remove("finalizers"),
+        };
+    }
+}
+
 /// The name label, the `kubernetes` finalizer and the Active phase every namespace starts with.
 pub fn namespace(object: &mut Map<String, Value>) {
     let name = object

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::apply_defaults;
+use super::{apply_defaults, carry_over_on_update};
 use crate::validation::tests::{other_manifests, resource, seed_manifests};
 
 fn defaulted(group: &str, kind: &str, manifest: Value) -> Value {
@@ -316,4 +316,28 @@ fn non_objects_are_left_alone() {
         defaulted("", "Pod", json!({"spec": "nope"})),
         json!({"spec": "nope"})
     );
+}
+
+#[test]
+fn service_updates_keep_allocated_values() {
+    let old = json!({"spec": {"type": "NodePort", "clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7"],
+        "ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv4"],
+        "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}]}});
+    let mut new = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 443}]}});
+    carry_over_on_update(resource("", "Service"), &mut new, &old);
+    assert_eq!(new["spec"]["clusterIP"], "10.96.0.7");
+    assert_eq!(new["spec"]["clusterIPs"], json!(["10.96.0.7"]));
+    assert_eq!(new["spec"]["ports"][0]["nodePort"], 30080);
+    assert!(new["spec"]["ports"][1].get("nodePort").is_none());
+    let mut moved = json!({"spec": {"clusterIP": "10.96.0.8"}});
+    carry_over_on_update(resource("", "Service"), &mut moved, &old);
+    assert_eq!(moved["spec"]["clusterIP"], "10.96.0.8");
+}
+
+#[test]
+fn namespace_updates_keep_finalizers() {
+    let old = json!({"spec": {"finalizers": ["kubernetes"]}});
+    let mut new = json!({"metadata": {"name": "n"}, "spec": {"finalizers": []}});
+    carry_over_on_update(resource("", "Namespace"), &mut new, &old);
+    assert_eq!(new["spec"]["finalizers"], json!(["kubernetes"]));
 }
