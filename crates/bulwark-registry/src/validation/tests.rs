@@ -523,8 +523,75 @@ fn any_resource() -> impl Strategy<Value = &'static ResourceInfo> {
     prop::sample::select(RESOURCES.iter().collect::<Vec<_>>())
 }
 
+/// Removes the object keys whose visiting order lands on a `true` in `mask`, and replaces the
+/// leaves landing on a `Some` in `replacements`: a realistic manifest with holes and odd values.
+fn damaged(
+    value: &Value,
+    mask: &[bool],
+    replacements: &[Option<Value>],
+    counter: &mut usize,
+) -> Value {
+    *counter += 1;
+    let position = *counter;
+    if let Some(Some(replacement)) = replacements
+        .get(position % replacements.len().max(1))
+        .filter(|_| position % 7 == 0)
+    {
+        if !value.is_object() && !value.is_array() {
+            return replacement.clone();
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            let mut kept = serde_json::Map::new();
+            for (key, child) in map {
+                *counter += 1;
+                if !mask
+                    .get(*counter % mask.len().max(1))
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    kept.insert(key.clone(), damaged(child, mask, replacements, counter));
+                }
+            }
+            Value::Object(kept)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| damaged(item, mask, replacements, counter))
+                .collect(),
+        ),
+        leaf => leaf.clone(),
+    }
+}
+
+fn sample_manifest() -> impl Strategy<Value = (&'static ResourceInfo, Value)> {
+    let samples = seed_manifests()
+        .into_iter()
+        .chain(other_manifests())
+        .collect::<Vec<_>>();
+    prop::sample::select(samples)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_manifests_default_idempotently_and_validate_without_panics(
+        (resource, manifest) in sample_manifest(),
+        mask in prop::collection::vec(prop::bool::weighted(0.15), 1..64),
+        replacements in prop::collection::vec(prop::option::of(arbitrary_json()), 1..8),
+    ) {
+        let object = damaged(&manifest, &mask, &replacements, &mut 0);
+        let mut once = object.clone();
+        apply_defaults(resource, &mut once);
+        let mut twice = once.clone();
+        apply_defaults(resource, &mut twice);
+        prop_assert_eq!(&once, &twice);
+        let _ = validate_create(resource, &once);
+        let _ = validate_update(resource, &once, &object);
+    }
 
     #[test]
     fn validation_never_panics(resource in any_resource(), new in arbitrary_json(), old in arbitrary_json()) {
