@@ -40,13 +40,19 @@ pub struct ManagerId {
 }
 
 impl ManagerId {
-    /// The identity of `manager` writing with `operation` at `api_version`.
+    /// The identity of a request's `manager` writing with `operation` at `api_version`; a
+    /// request without a manager name is `unknown`, as upstream names it.
     pub fn new(manager: &str, operation: Operation, api_version: &str, subresource: &str) -> Self {
         let manager = if manager.is_empty() {
             "unknown"
         } else {
             manager
         };
+        Self::stored(manager, operation, api_version, subresource)
+    }
+
+    /// The identity of a stored entry, its manager name kept as it is.
+    fn stored(manager: &str, operation: Operation, api_version: &str, subresource: &str) -> Self {
         Self {
             manager: manager.to_string(),
             operation,
@@ -193,7 +199,7 @@ fn decode_entry(index: usize, item: &Value) -> Result<ManagedEntry, ManagedField
             .map_err(|source| ManagedFieldsError::BadFields { index, source })?,
     };
     Ok(ManagedEntry {
-        id: ManagerId::new(text("manager"), operation, api_version, text("subresource")),
+        id: ManagerId::stored(text("manager"), operation, api_version, text("subresource")),
         api_version: api_version.to_string(),
         time: map.get("time").and_then(Value::as_str).map(str::to_string),
         fields,
