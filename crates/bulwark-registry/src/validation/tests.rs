@@ -533,13 +533,12 @@ fn damaged(
 ) -> Value {
     *counter += 1;
     let position = *counter;
-    if let Some(Some(replacement)) = replacements
-        .get(position % replacements.len().max(1))
-        .filter(|_| position % 7 == 0)
+    let is_leaf = !value.is_object() && !value.is_array();
+    if is_leaf
+        && position.is_multiple_of(7)
+        && let Some(Some(replacement)) = replacements.get(position % replacements.len().max(1))
     {
-        if !value.is_object() && !value.is_array() {
-            return replacement.clone();
-        }
+        return replacement.clone();
     }
     match value {
         Value::Object(map) => {
