@@ -192,17 +192,27 @@ impl WatchCache {
         loop {
             match self.store.watch("/registry/", revision).await {
                 Ok(mut events) => {
+                    let mut resumable = false;
                     while let Some(event) = events.next().await {
                         match event {
                             Ok(event) => {
                                 revision = event.kv.mod_revision;
                                 self.apply(&event);
                             }
+                            // We fell behind the store's buffer but its history still has
+                            // everything after `revision`: resume without a relist.
+                            Err(bulwark_store::Error::WatchLagged { .. }) => {
+                                resumable = true;
+                                break;
+                            }
                             Err(error) => {
                                 tracing::warn!(%error, "store watch ended; relisting the watch cache");
                                 break;
                             }
                         }
+                    }
+                    if resumable {
+                        continue;
                     }
                 }
                 Err(error) => tracing::warn!(%error, "cannot watch the store; relisting the watch cache"),

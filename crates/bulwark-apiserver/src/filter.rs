@@ -17,23 +17,13 @@ pub struct Filter {
 impl Filter {
     pub fn from_query(path: &ResourcePath, query: &Query) -> Result<Self, ApiError> {
         let labels = match query.get("labelSelector").filter(|s| !s.trim().is_empty()) {
-            Some(raw) => Some(LabelSelector::parse(raw).map_err(|error| {
-                ApiError::bad_request(format!("unable to parse requirement: {error}"))
-            })?),
+            Some(raw) => Some(LabelSelector::parse(raw).map_err(|error| ApiError::bad_request(error.to_string()))?),
             None => None,
         };
         let fields = match query.get("fieldSelector").filter(|s| !s.trim().is_empty()) {
             Some(raw) => {
-                let selector = FieldSelector::parse(raw)
-                    .map_err(|error| ApiError::bad_request(format!("invalid field selector: {error}")))?;
-                for field in selector.fields() {
-                    if !bulwark_core::selector::field_supported(path.resource, field) {
-                        return Err(ApiError::bad_request(format!(
-                            "field label not supported: {field}"
-                        )));
-                    }
-                }
-                Some(selector)
+                let selector = FieldSelector::parse(raw).map_err(|error| ApiError::bad_request(error.to_string()))?;
+                Some(selector.for_resource(path.resource).map_err(|error| ApiError::bad_request(error.to_string()))?)
             }
             None => None,
         };
@@ -52,15 +42,12 @@ impl Filter {
             return false;
         }
         if let Some(labels) = &self.labels {
-            let empty = serde_json::Map::new();
-            let present = object::labels(candidate).unwrap_or(&empty);
-            if !labels.matches(|key| present.get(key).and_then(Value::as_str)) {
+            if !labels.matches_object(candidate) {
                 return false;
             }
         }
         if let Some(fields) = &self.fields {
-            let resource = self.resource;
-            if !fields.matches(|field| bulwark_core::selector::field_value(resource, candidate, field)) {
+            if !fields.matches_object(self.resource, candidate) {
                 return false;
             }
         }

@@ -47,8 +47,8 @@ pub fn decode_body(
     yaml: bool,
     field_validation: Option<&str>,
 ) -> Result<(Value, Vec<String>), ApiError> {
-    let mode = bulwark_registry::strict::FieldValidation::parse(field_validation)?;
-    let format = if yaml { bulwark_registry::strict::BodyFormat::Yaml } else { bulwark_registry::strict::BodyFormat::Json };
+    let mode = bulwark_registry::strict::FieldValidation::from_query(field_validation)?;
+    let format = if yaml { bulwark_registry::strict::Format::Yaml } else { bulwark_registry::strict::Format::Json };
     bulwark_registry::strict::decode(info, body, format, mode)
 }
 

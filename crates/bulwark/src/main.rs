@@ -1,1 +1,57 @@
-fn main() {}
+//! `bulwark`: one binary for the whole orchestrator.
+
+mod commands;
+mod control_plane;
+mod kubeconfig;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bulwark", version, about = "A self-healing workload orchestrator that speaks the Kubernetes API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a cluster on embedded storage in a data directory and print how to use it.
+    Up(commands::up::UpArgs),
+    /// Run the control plane alone.
+    Server(control_plane::ServerArgs),
+    /// Measure the API server (prints figures; never part of the tests).
+    Bench(commands::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => commands::up::run(args).await,
+            Command::Server(args) => control_plane::run_server(args).await,
+            Command::Bench(args) => commands::bench::run(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

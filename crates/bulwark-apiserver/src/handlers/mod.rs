@@ -38,12 +38,9 @@ pub async fn dispatch(server: &Arc<ApiServer>, route: Route, incoming: &Incoming
         Route::GroupVersion { group, version } => {
             discovery::resource_list(&group, &version).map(Reply::ok).ok_or_else(not_found)
         }
-        Route::OpenApiIndex => Ok(Reply::RawJson {
-            status: StatusCode::OK,
-            body: bulwark_registry::openapi::index_bytes().clone(),
-        }),
+        Route::OpenApiIndex => Ok(Reply::ok(bulwark_registry::openapi::index().clone())),
         Route::OpenApiDocument(path) => bulwark_registry::openapi::document_bytes(&path)
-            .map(|body| Reply::RawJson { status: StatusCode::OK, body: body.clone() })
+            .map(|body| Reply::RawJson { status: StatusCode::OK, body: axum::body::Bytes::from_static(body) })
             .ok_or_else(not_found),
         Route::OpenApiV2 => Err(not_found()),
     }

@@ -120,7 +120,7 @@ async fn server_side_apply(
     match read_current(server, path).await {
         Err(error) if error.code == 404 && path.subresource.is_none() => {
             let now = bulwark_core::clock::format_time(server.clock.now());
-            let mut created = managed::apply(info, None, &config, &options.field_manager, force, &now)?;
+            let mut created = managed::apply(info, None, &config, &options.field_manager, force, None, &now)?;
             object::metadata_mut(&mut created).insert("name".into(), Value::String(url_name.to_string()));
             let create_options = WriteOptions {
                 dry_run: options.dry_run,
@@ -143,7 +143,7 @@ async fn server_side_apply(
     };
     guaranteed_update(server, path, target, &apply_options, |current| {
         let presented = view::present(info, current);
-        let merged = managed::apply(info, Some(&presented), &config, &options.field_manager, force, &now)?;
+        let merged = managed::apply(info, Some(&presented), &config, &options.field_manager, force, path.subresource.as_deref(), &now)?;
         Ok(view::to_storage(info, merged))
     })
     .await

@@ -39,7 +39,7 @@ pub fn one(
         Representation::Metadata => partial_metadata(object),
         Representation::Table => {
             let metadata = json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
-            bulwark_registry::table::table(info, &[object], server.clock.now(), include_object(incoming), metadata)
+            bulwark_registry::table::table(info, [object], server.clock.now(), include_object(incoming), metadata)
         }
     }
 }
@@ -55,7 +55,7 @@ pub fn many(
 ) -> Value {
     match representation {
         Representation::Table => {
-            bulwark_registry::table::table(info, objects, server.clock.now(), include_object(incoming), list_metadata)
+            bulwark_registry::table::table(info, objects.iter().copied(), server.clock.now(), include_object(incoming), list_metadata)
         }
         Representation::Metadata => json!({
             "kind": "PartialObjectMetadataList",

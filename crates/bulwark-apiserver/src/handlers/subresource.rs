@@ -22,7 +22,7 @@ pub fn scale_of(parent: &Value) -> Value {
     let pick = |field: &str| meta.and_then(|m| m.get(field)).cloned().unwrap_or(Value::Null);
     let selector = parent
         .pointer("/spec/selector")
-        .map(|selector| bulwark_core::selector::LabelSelector::from_structured(selector).map(|s| s.to_string()).unwrap_or_default())
+        .map(|selector| bulwark_core::selector::LabelSelector::from_json(Some(selector)).map(|s| s.to_string()).unwrap_or_default())
         .unwrap_or_default();
     json!({
         "kind": "Scale",

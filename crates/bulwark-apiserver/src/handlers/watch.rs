@@ -143,7 +143,7 @@ impl Watcher {
                     _ => bulwark_registry::table::IncludeObject::Metadata,
                 };
                 let metadata = json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
-                bulwark_registry::table::table(self.path.resource, &[object], self.server.clock.now(), include, metadata)
+                bulwark_registry::table::table(self.path.resource, [object], self.server.clock.now(), include, metadata)
             }
         }
     }
