@@ -40,8 +40,9 @@ pub fn apply_defaults(resource: &ResourceInfo, object: &mut Value) {
     }
 }
 
-/// On update, carries over what the user cannot or need not resend, as upstream's strategies do
-/// before validation: a Service keeps its allocated cluster IPs, IP families and node ports when
+/// On update, carries over what the user cannot or need not resend, as upstream's `BeforeUpdate`
+/// and strategies do before validation: metadata system fields (uid, creation and deletion
+/// stamps, generation); a Service keeps its allocated cluster IPs, IP families and node ports when
 /// the update leaves them out; a Namespace keeps its `spec.finalizers` (only the `finalize`
 /// subresource changes them).
 ///
@@ -50,10 +51,37 @@ pub fn carry_over_on_update(resource: &ResourceInfo, new: &mut Value, old: &Valu
     let (Some(new_map), Some(old_map)) = (new.as_object_mut(), old.as_object()) else {
         return;
     };
+    metadata_carry_over(new_map, old_map);
     match (resource.group, resource.kind) {
         ("", "Service") => cluster::service_carry_over(new_map, old_map),
         ("", "Namespace") => cluster::namespace_carry_over(new_map, old_map),
         _ => {}
+    }
+}
+
+/// Upstream's `BeforeUpdate`: the uid when none is sent, and the creation and deletion stamps
+/// and generation always, come from the stored object (the API server bumps the generation
+/// afterwards when the spec changed).
+fn metadata_carry_over(new: &mut Map<String, Value>, old: &Map<String, Value>) {
+    let Some(old_meta) = old.get("metadata").and_then(Value::as_object) else {
+        return;
+    };
+    let Some(new_meta) = ensure_object(new, "metadata") else {
+        return;
+    };
+    if let Some(uid) = old_meta.get("uid") {
+        default_field(new_meta, "uid", uid.clone());
+    }
+    for key in [
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
+        match old_meta.get(key) {
+            Some(value) => new_meta.insert(key.to_string(), value.clone()),
+            None => new_meta.remove(key),
+        };
     }
 }
 

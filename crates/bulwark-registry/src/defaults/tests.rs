@@ -341,3 +341,11 @@ fn namespace_updates_keep_finalizers() {
     carry_over_on_update(resource("", "Namespace"), &mut new, &old);
     assert_eq!(new["spec"]["finalizers"], json!(["kubernetes"]));
 }
+
+#[test]
+fn updates_keep_metadata_system_fields() {
+    let old = json!({"metadata": {"name": "c", "uid": "u1", "creationTimestamp": "2024-01-01T00:00:00Z", "generation": 4}});
+    let mut new = json!({"metadata": {"name": "c", "creationTimestamp": "2030-01-01T00:00:00Z"}});
+    carry_over_on_update(resource("", "ConfigMap"), &mut new, &old);
+    assert_eq!(new["metadata"], old["metadata"]);
+}

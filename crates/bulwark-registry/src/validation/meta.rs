@@ -77,25 +77,24 @@ pub fn validate_update(new: &Value, old: &Value) -> Vec<StatusCause> {
             &path.child("finalizers"),
         ));
     }
-    let new_generation = json::integer(new_meta, "generation").unwrap_or(0);
-    if new_generation < json::integer(old_meta, "generation").unwrap_or(0) {
+    // System fields the update leaves out are carried over from the stored object (upstream's
+    // `BeforeUpdate` does so before validating), so only values actually sent are compared.
+    if let (Some(new_generation), Some(old_generation)) = (
+        json::integer(new_meta, "generation"),
+        json::integer(old_meta, "generation"),
+    ) && new_generation < old_generation
+    {
         causes.push(field::invalid(
             &path.child("generation"),
             new_generation,
             "must not be decremented",
         ));
     }
-    for key in [
-        "name",
-        "namespace",
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-    ] {
+    for key in ["name", "namespace", "uid"] {
         let new_value = new_meta.get(key).filter(|v| !v.is_null() && *v != "");
         let old_value = old_meta.get(key).filter(|v| !v.is_null() && *v != "");
-        if new_value != old_value {
+        let carried = key == "uid" && new_value.is_none();
+        if new_value != old_value && !carried {
             causes.push(field::immutable(
                 &path.child(key),
                 field::json_value(new_value),
@@ -487,12 +486,17 @@ mod tests {
     #[test]
     fn update_keeps_identity_immutable() {
         let old = json!({"metadata": {"name": "x", "uid": "1", "generation": 2}});
-        let new = json!({"metadata": {"name": "y", "uid": "1", "generation": 1}});
+        let new = json!({"metadata": {"name": "y", "uid": "2", "generation": 1}});
         let fields = validate_update(&new, &old)
             .into_iter()
             .map(|c| c.field)
             .collect::<Vec<_>>();
-        assert_eq!(fields, vec!["metadata.generation", "metadata.name"]);
+        assert_eq!(
+            fields,
+            vec!["metadata.generation", "metadata.name", "metadata.uid"]
+        );
+        let resent_without_system_fields = json!({"metadata": {"name": "x"}});
+        assert!(validate_update(&resent_without_system_fields, &old).is_empty());
     }
 
     #[test]
