@@ -455,6 +455,8 @@ fn prepare_update(
         object::metadata_mut(&mut next).insert("generation".into(), json!(generation));
     }
     if target == Target::Main {
+        // Fields a client need not resend (a Service's clusterIP, a Namespace's finalizers, …).
+        bulwark_registry::defaults::carry_over_on_update(info, &mut next, current);
         strategy::apply_defaults(info, &mut next);
     }
     strategy::validate(info, &next, Some(current))?;
