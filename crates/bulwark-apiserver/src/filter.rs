@@ -41,16 +41,7 @@ impl Filter {
         {
             return false;
         }
-        if let Some(labels) = &self.labels {
-            if !labels.matches_object(candidate) {
-                return false;
-            }
-        }
-        if let Some(fields) = &self.fields {
-            if !fields.matches_object(self.resource, candidate) {
-                return false;
-            }
-        }
-        true
+        self.labels.as_ref().is_none_or(|labels| labels.matches_object(candidate))
+            && self.fields.as_ref().is_none_or(|fields| fields.matches_object(self.resource, candidate))
     }
 }

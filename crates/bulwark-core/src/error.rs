@@ -23,10 +23,15 @@ impl StatusCause {
     }
 }
 
-/// A failed API request.
+/// A failed API request. Boxed so that `Result<T, ApiError>` stays one pointer wide on the
+/// happy path; fields read through `Deref` (`error.code`, `error.causes`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code} {reason}: {message}")]
-pub struct ApiError {
+#[error("{} {}: {}", .0.code, .0.reason, .0.message)]
+pub struct ApiError(Box<ErrorDetails>);
+
+/// The contents of an [`ApiError`]: what `metav1.Status` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetails {
     pub code: u16,
     pub reason: String,
     pub message: String,
@@ -39,9 +44,23 @@ pub struct ApiError {
     pub retry_after_seconds: Option<u32>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorDetails;
+
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorDetails {
             code,
             reason: reason.to_string(),
             message: message.into(),
@@ -50,7 +69,7 @@ impl ApiError {
             name: None,
             causes: Vec::new(),
             retry_after_seconds: None,
-        }
+        }))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -7,7 +7,7 @@
 
 // `ApiError` is the one error value every request ends in; it is built once per failed request,
 // so its size does not matter here.
-#![allow(clippy::result_large_err)]
+
 
 use bulwark_core::ApiError;
 use bulwark_core::resource::ResourceInfo;

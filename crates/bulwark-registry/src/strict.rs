@@ -9,7 +9,7 @@
 
 // `ApiError` is the one error value every request ends in; it is built once per failed request,
 // so its size does not matter here.
-#![allow(clippy::result_large_err)]
+
 
 use std::collections::HashSet;
 use std::fmt;
@@ -634,7 +634,8 @@ mod tests {
         let body = r#"{"spec":{"terminationGracePeriodSeconds":1.5}}"#;
         let message = decode_pod(body, FieldValidation::Ignore)
             .unwrap_err()
-            .message;
+            .message
+            .clone();
         assert!(
             message.ends_with("PodSpec.spec.terminationGracePeriodSeconds of type int64"),
             "{message}"
@@ -645,7 +646,8 @@ mod tests {
     fn a_non_object_body_is_a_type_error() {
         let message = decode_pod("[1]", FieldValidation::Strict)
             .unwrap_err()
-            .message;
+            .message
+            .clone();
         assert!(
             message.ends_with("json: cannot unmarshal array into Go value of type v1.Pod"),
             "{message}"
