@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod names;
 pub mod quantity;
 pub mod resource;
 pub mod selector;

@@ -15,12 +15,10 @@ pub mod field_labels;
 mod go;
 mod label;
 mod structured;
-mod validation;
 
 pub use field::{FieldOperator, FieldSelector, FieldTerm, escape_field_value};
 pub use label::{LabelSelector, Labels, Operator, Requirement};
 pub use structured::{LabelSelectorOptions, validate_label_selector};
-pub use validation::{label_key_errors, label_value_errors};
 
 use crate::ApiError;
 

@@ -32,7 +32,7 @@ pub use meta::TOTAL_ANNOTATION_SIZE_LIMIT_BYTES;
 pub use names::{
     config_map_key_errors, dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors,
     is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, label_value_errors,
-    qualified_name_errors, validate_label_key, validate_label_value, validate_qualified_name,
+    qualified_name_errors, validate_label_value, validate_qualified_name,
 };
 pub use policy::HIGHEST_USER_DEFINABLE_PRIORITY;
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::SelectorError;
 use super::go;
-use super::validation::{label_key_errors, label_value_errors};
+use crate::names::{label_value_errors, qualified_name_errors};
 
 /// How a requirement relates a label's value to its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -145,7 +145,7 @@ impl Requirement {
 /// The field errors `NewRequirement` collects, formatted as upstream prints them.
 fn requirement_errors(key: &str, operator: Operator, values: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
-    let key_errors = label_key_errors(key);
+    let key_errors = qualified_name_errors(key);
     if !key_errors.is_empty() {
         errors.push(format!(
             "key: Invalid value: {}: {}",
@@ -611,7 +611,7 @@ impl Parser {
         if token != Token::Identifier {
             return Err(syntax(format!("found '{literal}', expected: identifier")));
         }
-        let key_errors = label_key_errors(&literal);
+        let key_errors = qualified_name_errors(&literal);
         if !key_errors.is_empty() {
             // Upstream validates the key here with a nil field path, which prints as `<nil>`.
             return Err(syntax(format!(

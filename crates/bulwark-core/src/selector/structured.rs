@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::label::{LabelSelector, Operator, Requirement};
-use super::validation::{label_key_errors, label_value_errors};
 use super::{SelectorError, go};
 use crate::StatusCause;
+use crate::names::{label_value_errors, qualified_name_errors};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,7 +134,7 @@ pub fn validate_label_selector(
     let labels_path = child(path, "matchLabels");
     for (key, value) in structured.match_labels.unwrap_or_default() {
         causes.extend(
-            label_key_errors(&key)
+            qualified_name_errors(&key)
                 .iter()
                 .map(|e| invalid(&labels_path, &key, e)),
         );
@@ -188,7 +188,7 @@ fn validate_expression(
     }
     let key_path = child(path, "key");
     causes.extend(
-        label_key_errors(&expression.key)
+        qualified_name_errors(&expression.key)
             .iter()
             .map(|e| invalid(&key_path, &expression.key, e)),
     );

@@ -1,189 +1,17 @@
-//! Name formats (RFC 1123 labels and subdomains, RFC 1035 labels, qualified names, label values,
-//! port names, config keys) with apimachinery's exact messages. Hand-written matchers stand in
-//! for upstream's regular expressions; each function documents the expression it implements.
+//! Name formats with apimachinery's exact messages. The general ones (RFC 1123 and RFC 1035 names,
+//! qualified names, label values) live in [`bulwark_core::names`], shared with label selectors;
+//! this module adds the ones only object validation needs (port names, config keys, percents)
+//! and `Result`-shaped wrappers.
 
-const DNS1123_LABEL_MAX: usize = 63;
-const DNS1123_SUBDOMAIN_MAX: usize = 253;
-const QUALIFIED_NAME_MAX: usize = 63;
-const LABEL_VALUE_MAX: usize = 63;
+pub use bulwark_core::names::{
+    dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, label_value_errors,
+    max_len_error, qualified_name_errors, regex_error,
+};
 
-const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
-const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+use bulwark_core::names::is_lower_alphanumeric;
 
-/// `must be no more than N characters`.
-pub fn max_len_error(length: usize) -> String {
-    format!("must be no more than {length} characters")
-}
-
-/// apimachinery's `RegexError`: the message, examples, then the expression.
-pub fn regex_error(message: &str, format: &str, examples: &[&str]) -> String {
-    if examples.is_empty() {
-        return format!("{message} (regex used for validation is '{format}')");
-    }
-    let mut text = format!("{message} (e.g. ");
-    for (index, example) in examples.iter().enumerate() {
-        if index > 0 {
-            text.push_str(" or ");
-        }
-        text.push_str(&format!("'{example}', "));
-    }
-    text.push_str(&format!("regex used for validation is '{format}')"));
-    text
-}
-
-fn is_lower_alphanumeric(byte: u8) -> bool {
-    byte.is_ascii_lowercase() || byte.is_ascii_digit()
-}
-
-/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-fn matches_dns1123_label(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(&first), Some(&last)) => {
-            is_lower_alphanumeric(first)
-                && is_lower_alphanumeric(last)
-                && bytes.iter().all(|&b| is_lower_alphanumeric(b) || b == b'-')
-        }
-        _ => false,
-    }
-}
-
-fn matches_dns1123_subdomain(value: &str) -> bool {
-    value.split('.').all(matches_dns1123_label)
-}
-
-/// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`
-fn matches_qualified_name_part(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        }
-        _ => false,
-    }
-}
-
-/// Every message `IsDNS1123Label` gives for `value`.
-pub fn dns1123_label_errors(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > DNS1123_LABEL_MAX {
-        errors.push(max_len_error(DNS1123_LABEL_MAX));
-    }
-    if !matches_dns1123_label(value) {
-        if matches_dns1123_subdomain(value) {
-            errors.push("must not contain dots".to_string());
-        } else {
-            errors.push(regex_error(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-                DNS1123_LABEL_FMT,
-                &["my-name", "123-abc"],
-            ));
-        }
-    }
-    errors
-}
-
-/// Every message `IsDNS1123Subdomain` gives for `value`.
-pub fn dns1123_subdomain_errors(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > DNS1123_SUBDOMAIN_MAX {
-        errors.push(max_len_error(DNS1123_SUBDOMAIN_MAX));
-    }
-    if !matches_dns1123_subdomain(value) {
-        errors.push(regex_error(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
-    }
-    errors
-}
-
-/// Every message `IsDNS1035Label` gives for `value` (service names).
-pub fn dns1035_label_errors(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > DNS1123_LABEL_MAX {
-        errors.push(max_len_error(DNS1123_LABEL_MAX));
-    }
-    let starts_alpha = value.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
-    if !(starts_alpha && matches_dns1123_label(value)) {
-        errors.push(regex_error(
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
-            DNS1035_LABEL_FMT,
-            &["my-name", "abc-123"],
-        ));
-    }
-    errors
-}
-
-/// Every message `IsQualifiedName` gives for `value` (label keys, annotation keys, finalizers).
-pub fn qualified_name_errors(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    let parts = value.split('/').collect::<Vec<_>>();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                errors.push("prefix part must be non-empty".to_string());
-            } else {
-                errors.extend(
-                    dns1123_subdomain_errors(prefix)
-                        .into_iter()
-                        .map(|m| format!("prefix part {m}")),
-                );
-            }
-            *name
-        }
-        _ => {
-            errors.push(format!(
-                "a qualified name {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
-                regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
-            ));
-            return errors;
-        }
-    };
-    if name.is_empty() {
-        errors.push("name part must be non-empty".to_string());
-    } else if name.len() > QUALIFIED_NAME_MAX {
-        errors.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX)));
-    }
-    if !matches_qualified_name_part(name) {
-        errors.push(format!(
-            "name part {}",
-            regex_error(
-                QUALIFIED_NAME_ERR,
-                QUALIFIED_NAME_FMT,
-                &["MyName", "my.name", "123-abc"]
-            )
-        ));
-    }
-    errors
-}
-
-/// Every message `IsValidLabelValue` gives for `value`.
-pub fn label_value_errors(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > LABEL_VALUE_MAX {
-        errors.push(max_len_error(LABEL_VALUE_MAX));
-    }
-    if !(value.is_empty() || matches_qualified_name_part(value)) {
-        errors.push(regex_error(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
-    }
-    errors
-}
+/// Upstream bounds ConfigMap keys by `DNS1123SubdomainMaxLength`.
+const CONFIG_MAP_KEY_MAX_LENGTH: usize = 253;
 
 /// Every message `IsValidPortName` gives for `port` (IANA service names).
 pub fn port_name_errors(port: &str) -> Vec<String> {
@@ -211,8 +39,8 @@ pub fn port_name_errors(port: &str) -> Vec<String> {
 /// Every message `IsConfigMapKey` gives for `key` (ConfigMap and Secret data keys).
 pub fn config_map_key_errors(key: &str) -> Vec<String> {
     let mut errors = Vec::new();
-    if key.len() > DNS1123_SUBDOMAIN_MAX {
-        errors.push(max_len_error(DNS1123_SUBDOMAIN_MAX));
+    if key.len() > CONFIG_MAP_KEY_MAX_LENGTH {
+        errors.push(max_len_error(CONFIG_MAP_KEY_MAX_LENGTH));
     }
     if key.is_empty()
         || !key
@@ -271,17 +99,13 @@ pub fn is_dns1035_label(value: &str) -> Result<(), String> {
     joined(dns1035_label_errors(value))
 }
 
-/// Whether `key` is a valid label key (a qualified name).
-pub fn validate_label_key(key: &str) -> Result<(), String> {
-    joined(qualified_name_errors(key))
-}
-
 /// Whether `value` is a valid label value.
 pub fn validate_label_value(value: &str) -> Result<(), String> {
     joined(label_value_errors(value))
 }
 
-/// Whether `name` is a qualified name (`prefix/name` or `name`).
+/// Whether `name` is a qualified name (`prefix/name` or `name`): label and annotation keys,
+/// finalizers.
 pub fn validate_qualified_name(name: &str) -> Result<(), String> {
     joined(qualified_name_errors(name))
 }
