@@ -29,13 +29,17 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: Timestamp) -> Self {
-        Self { now: Mutex::new(start) }
+        Self {
+            now: Mutex::new(start),
+        }
     }
 
     pub fn advance(&self, by: std::time::Duration) {
         let mut now = self.now.lock().expect("clock mutex poisoned");
         let span = jiff::SignedDuration::try_from(by).expect("advance fits a signed duration");
-        *now = now.checked_add(span).expect("clock stays within jiff's range");
+        *now = now
+            .checked_add(span)
+            .expect("clock stays within jiff's range");
     }
 
     pub fn set(&self, to: Timestamp) {

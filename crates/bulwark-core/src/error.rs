@@ -19,7 +19,11 @@ pub struct StatusCause {
 
 impl StatusCause {
     pub fn new(reason: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { reason: reason.to_string(), message: message.into(), field: field.into() }
+        Self {
+            reason: reason.to_string(),
+            message: message.into(),
+            field: field.into(),
+        }
     }
 }
 
@@ -78,13 +82,21 @@ impl ApiError {
 
     /// `resource` is the plural, qualified with its group when it has one (`deployments.apps`).
     pub fn not_found(qualified_resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{qualified_resource} \"{name}\" not found"))
-            .with_details(qualified_resource, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{qualified_resource} \"{name}\" not found"),
+        )
+        .with_details(qualified_resource, name)
     }
 
     pub fn already_exists(qualified_resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{qualified_resource} \"{name}\" already exists"))
-            .with_details(qualified_resource, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{qualified_resource} \"{name}\" already exists"),
+        )
+        .with_details(qualified_resource, name)
     }
 
     /// The message upstream gives for a stale resourceVersion, which kubectl users recognise.
@@ -109,10 +121,24 @@ impl ApiError {
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<StatusCause>) -> Self {
         let detail = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect::<Vec<_>>();
-        let joined = if detail.len() == 1 { detail[0].clone() } else { format!("[{}]", detail.join(", ")) };
-        let mut error = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {joined}"));
+        let joined = if detail.len() == 1 {
+            detail[0].clone()
+        } else {
+            format!("[{}]", detail.join(", "))
+        };
+        let mut error = Self::new(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {joined}"),
+        );
         error.group = Some(group.to_string());
         error.kind = Some(kind.to_string());
         error.name = Some(name.to_string());
@@ -129,7 +155,13 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+            ),
+        )
     }
 
     pub fn not_acceptable(message: impl Into<String>) -> Self {

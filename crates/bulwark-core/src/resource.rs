@@ -41,28 +41,57 @@ pub struct ResourceInfo {
     pub storage_prefix: &'static str,
 }
 
-pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 pub const CLUSTER_VERBS: &[&str] = ALL_VERBS;
 
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 const fn status(group: &'static str, version: &'static str, kind: &'static str) -> Subresource {
-    Subresource { name: "status", group, version, kind, verbs: STATUS_VERBS }
+    Subresource {
+        name: "status",
+        group,
+        version,
+        kind,
+        verbs: STATUS_VERBS,
+    }
 }
 
 const fn scale() -> Subresource {
-    Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: STATUS_VERBS }
+    Subresource {
+        name: "scale",
+        group: "autoscaling",
+        version: "v1",
+        kind: "Scale",
+        verbs: STATUS_VERBS,
+    }
 }
 
 impl ResourceInfo {
     /// `apps/v1`, or `v1` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `deployments.apps`, or `pods` for the core group: the form used in error messages.
     pub fn qualified_plural(&self) -> String {
-        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     pub fn namespaced(&self) -> bool {
@@ -75,13 +104,19 @@ impl ResourceInfo {
 
     /// The URL path prefix of this resource's group-version (`/api/v1`, `/apis/apps/v1`).
     pub fn group_version_path(&self) -> String {
-        if self.group.is_empty() { format!("/api/{}", self.version) } else { format!("/apis/{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        }
     }
 
     /// The store key of one object.
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
         match namespace {
-            Some(namespace) if self.namespaced() => format!("{}{}/{}", self.storage_prefix, namespace, name),
+            Some(namespace) if self.namespaced() => {
+                format!("{}{}/{}", self.storage_prefix, namespace, name)
+            }
             _ => format!("{}{}", self.storage_prefix, name),
         }
     }
@@ -89,7 +124,9 @@ impl ResourceInfo {
     /// The store prefix covering a namespace, or every object when `namespace` is `None`.
     pub fn prefix(&self, namespace: Option<&str>) -> String {
         match namespace {
-            Some(namespace) if self.namespaced() => format!("{}{}/", self.storage_prefix, namespace),
+            Some(namespace) if self.namespaced() => {
+                format!("{}{}/", self.storage_prefix, namespace)
+            }
             _ => self.storage_prefix.to_string(),
         }
     }
@@ -189,12 +226,16 @@ pub static RESOURCES: &[ResourceInfo] = &[
 
 /// Looks a resource up by group, version and plural (as routed from a URL).
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Looks a resource up by group, version and kind (as named in a request body).
 pub fn find_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
 /// Every distinct group-version served, in discovery order (core first).
@@ -224,7 +265,11 @@ mod tests {
     fn every_resource_is_unique_per_group_version() {
         for (index, a) in RESOURCES.iter().enumerate() {
             for b in &RESOURCES[index + 1..] {
-                assert!(!(a.group == b.group && a.version == b.version && a.plural == b.plural), "{} twice", a.plural);
+                assert!(
+                    !(a.group == b.group && a.version == b.version && a.plural == b.plural),
+                    "{} twice",
+                    a.plural
+                );
             }
         }
     }
@@ -232,7 +277,10 @@ mod tests {
     #[test]
     fn keys_follow_the_registry_layout() {
         let pods = find("", "v1", "pods").unwrap();
-        assert_eq!(pods.key(Some("default"), "web"), "/registry/pods/default/web");
+        assert_eq!(
+            pods.key(Some("default"), "web"),
+            "/registry/pods/default/web"
+        );
         assert_eq!(pods.prefix(None), "/registry/pods/");
         let nodes = find("", "v1", "nodes").unwrap();
         assert_eq!(nodes.key(None, "n1"), "/registry/minions/n1");
@@ -249,7 +297,10 @@ mod tests {
     fn scale_subresource_speaks_autoscaling() {
         let deployments = find("apps", "v1", "deployments").unwrap();
         let scale = deployments.subresource("scale").unwrap();
-        assert_eq!((scale.group, scale.version, scale.kind), ("autoscaling", "v1", "Scale"));
+        assert_eq!(
+            (scale.group, scale.version, scale.kind),
+            ("autoscaling", "v1", "Scale")
+        );
         assert_eq!(deployments.qualified_plural(), "deployments.apps");
     }
 }

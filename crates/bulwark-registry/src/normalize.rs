@@ -5,10 +5,6 @@
 //! One generic function ([`crate::schema::KindEntry`]'s `round_trip`) serves every kind; the
 //! dispatch table is [`crate::schema::KINDS`].
 
-// `ApiError` is the one error value every request ends in; it is built once per failed request,
-// so its size does not matter here.
-
-
 use bulwark_core::ApiError;
 use bulwark_core::resource::ResourceInfo;
 use serde_json::Value;

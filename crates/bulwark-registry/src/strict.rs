@@ -7,10 +7,6 @@
 //! [`crate::schema`]) then finds duplicates, unknown fields and type errors in document order,
 //! and builds the `Value` (last duplicate wins, as in Go's `encoding/json`).
 
-// `ApiError` is the one error value every request ends in; it is built once per failed request,
-// so its size does not matter here.
-
-
 use std::collections::HashSet;
 use std::fmt;
 
