@@ -1,0 +1,14 @@
+//! The node agent (Bulwark's kubelet), starting with its pure decision cores.
+//!
+//! Every module here except [`demo`] is pure in the DESIGN §1.3 sense: a function of
+//! (desired, observed, now) returning decisions, with time passed in as a value and no I/O.
+//! The crate's `clippy.toml` bans wall-clock reads and sleeps; [`demo`], the `bulwark/demo`
+//! HTTP service, is the one shell module and says so where it opts out.
+//!
+//! - [`backoff`]: CrashLoopBackOff delays per container.
+//! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
+
+pub mod backoff;
+pub mod profile;
+mod text;
+mod timing;

@@ -1,0 +1,80 @@
+//! Small formatters that reproduce how the kubelet (a Go program) prints values in messages,
+//! so that `kubectl describe` reads the same as against a real cluster.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Go's `time.Duration.String()`: `10s`, `5m0s`, `1h0m0s`, `1.5s`, `250ms`, `0s`.
+pub(crate) fn go_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", fraction(nanos, 1_000));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", fraction(nanos, 1_000_000));
+    }
+    let total_seconds = nanos / 1_000_000_000;
+    let hours = total_seconds / 3600;
+    let minutes = (total_seconds % 3600) / 60;
+    let seconds = fraction(nanos % 60_000_000_000, 1_000_000_000);
+    let mut out = String::new();
+    if hours > 0 {
+        let _ = write!(out, "{hours}h{minutes}m");
+    } else if minutes > 0 {
+        let _ = write!(out, "{minutes}m");
+    }
+    out.push_str(&seconds);
+    out.push('s');
+    out
+}
+
+/// `value / unit` printed with the remainder as trimmed decimals (`1500, 1000` → `1.5`).
+fn fraction(value: u128, unit: u128) -> String {
+    let whole = value / unit;
+    let rest = value % unit;
+    if rest == 0 {
+        return whole.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let decimals = format!("{rest:0width$}");
+    format!("{whole}.{}", decimals.trim_end_matches('0'))
+}
+
+/// How the kubelet names a pod in messages (`format.Pod`): `name_namespace(uid)`.
+pub(crate) fn pod_reference(name: &str, namespace: &str, uid: &str) -> String {
+    format!("{name}_{namespace}({uid})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(10), "10s"),
+            (Duration::from_secs(80), "1m20s"),
+            (Duration::from_secs(300), "5m0s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_micros(3), "3µs"),
+            (Duration::from_nanos(7), "7ns"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(go_duration(duration), expected, "{duration:?}");
+        }
+    }
+
+    #[test]
+    fn pods_are_named_like_the_kubelet_names_them() {
+        assert_eq!(pod_reference("web", "default", "u-1"), "web_default(u-1)");
+    }
+}
