@@ -6,9 +6,11 @@
 //! HTTP service, is the one shell module and says so where it opts out.
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
+//! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
+pub mod ipam;
 pub mod profile;
 mod text;
 mod timing;
