@@ -51,8 +51,18 @@ pub async fn watch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
         .integer("timeoutSeconds")?
         .filter(|seconds| *seconds > 0)
         .map_or(DEFAULT_TIMEOUT, |seconds| Duration::from_secs(seconds.unsigned_abs()));
-    let subscription = server.cache.subscribe(path.resource, start).await?;
     let (outbox, inbox) = mpsc::channel(OUTBOX_EVENTS);
+    let subscription = match server.cache.subscribe(path.resource, start).await {
+        Ok(subscription) => subscription,
+        // As upstream's cacher: once the request is parsed, a revision the cache cannot serve
+        // (compacted: 410 Expired; not reached yet: 504) is an ERROR event on a 200 stream, so
+        // clients such as kube's watcher relist instead of retrying the same revision forever.
+        Err(error) => {
+            let line = error_event_line(&error);
+            let _ = outbox.try_send(Ok(line));
+            return Ok(Reply::Stream(Body::from_stream(ReceiverStream::new(inbox))));
+        }
+    };
     let watcher = Watcher {
         server: Arc::clone(server),
         path: path.clone(),
@@ -71,6 +81,14 @@ pub async fn watch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
         }
     });
     Ok(Reply::Stream(Body::from_stream(ReceiverStream::new(inbox))))
+}
+
+/// One `{"type":"ERROR","object":<Status>}` line.
+fn error_event_line(error: &ApiError) -> Bytes {
+    let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": error.to_status()}))
+        .expect("JSON values always serialise");
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 impl Watcher {

@@ -450,14 +450,15 @@ fn prepare_update(
         }
     };
     keep_server_metadata(current, &mut next);
+    if target == Target::Main {
+        // Fields a client need not resend (a Service's clusterIP, a Namespace's finalizers, …).
+        // Before the generation bump: the carry-over restores the stored generation.
+        bulwark_registry::defaults::carry_over_on_update(info, &mut next, current);
+        strategy::apply_defaults(info, &mut next);
+    }
     if strategy::tracks_generation(info) && object::spec_part(&next) != object::spec_part(current) {
         let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
         object::metadata_mut(&mut next).insert("generation".into(), json!(generation));
-    }
-    if target == Target::Main {
-        // Fields a client need not resend (a Service's clusterIP, a Namespace's finalizers, …).
-        bulwark_registry::defaults::carry_over_on_update(info, &mut next, current);
-        strategy::apply_defaults(info, &mut next);
     }
     strategy::validate(info, &next, Some(current))?;
     if !options.managed_by_apply {
