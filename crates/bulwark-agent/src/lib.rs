@@ -7,10 +7,12 @@
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
+//! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
 pub mod ipam;
 pub mod profile;
+pub mod restart;
 mod text;
 mod timing;
