@@ -31,6 +31,9 @@ pub async fn patch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
         _ => {
             let patch: Value = serde_json::from_slice(&incoming.body)
                 .map_err(|error| ApiError::bad_request(format!("error decoding patch: {error}")))?;
+            if format == BodyFormat::JsonPatch {
+                check_json_patch_document(&patch)?;
+            }
             let target = Target::of(path);
             guaranteed_update(server, path, target, &options, |current| {
                 let presented = view::present(info, current);
@@ -44,6 +47,28 @@ pub async fn patch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
     };
     let presented = view::present(info, &patched);
     Ok(Reply::ok(render_object(server, path, incoming, &presented)?))
+}
+
+/// Upstream's cap on the operations of one JSON patch.
+const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
+/// A JSON patch must decode as a list of operation objects before it is applied: upstream
+/// answers a document that is not one with 400 and too many operations with 413; only failing
+/// operations are 422.
+fn check_json_patch_document(patch: &Value) -> Result<(), ApiError> {
+    let Some(operations) = patch.as_array() else {
+        return Err(ApiError::bad_request("json: cannot unmarshal non-array into Go value of type jsonpatch.Patch"));
+    };
+    if operations.iter().any(|operation| !operation.is_object()) {
+        return Err(ApiError::bad_request("json: cannot unmarshal non-object into Go value of type jsonpatch.Operation"));
+    }
+    if operations.len() > MAX_JSON_PATCH_OPERATIONS {
+        return Err(ApiError::too_large(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+            operations.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A patch that sets `metadata.resourceVersion` makes it a precondition, as upstream.
