@@ -101,22 +101,7 @@ pub fn validate_update(new: &Value, old: &Value) -> Vec<StatusCause> {
             ));
         }
     }
-    causes.extend(validate_labels(
-        json::object(new_meta, "labels"),
-        &path.child("labels"),
-    ));
-    causes.extend(validate_annotations(
-        json::object(new_meta, "annotations"),
-        &path.child("annotations"),
-    ));
-    causes.extend(validate_owner_references(
-        json::array(new_meta, "ownerReferences"),
-        &path.child("ownerReferences"),
-    ));
-    causes.extend(validate_finalizers(
-        json::array(new_meta, "finalizers"),
-        &path.child("finalizers"),
-    ));
+    causes.extend(validate_maps_and_references(new_meta, &path));
     causes
 }
 
@@ -145,10 +130,13 @@ fn validate_common(metadata: &Value, namespaced: bool, path: &Path) -> Vec<Statu
         "generation",
         &path.child("generation"),
     ));
-    causes.extend(validate_labels(
-        json::object(metadata, "labels"),
-        &path.child("labels"),
-    ));
+    causes.extend(validate_maps_and_references(metadata, path));
+    causes
+}
+
+/// Labels, annotations, owner references and finalizers: checked alike on create and update.
+fn validate_maps_and_references(metadata: &Value, path: &Path) -> Vec<StatusCause> {
+    let mut causes = validate_labels(json::object(metadata, "labels"), &path.child("labels"));
     causes.extend(validate_annotations(
         json::object(metadata, "annotations"),
         &path.child("annotations"),
