@@ -200,115 +200,49 @@ fn resource_paths(resource: &ResourceInfo, paths: &mut Map<String, Value>) {
     } else {
         ""
     };
-    let (collection, item) = if resource.namespaced() {
-        let prefix = format!("{base}/namespaces/{{namespace}}/{}", resource.plural);
-        (prefix.clone(), format!("{prefix}/{{name}}"))
+    let collection = if resource.namespaced() {
+        format!("{base}/namespaces/{{namespace}}/{}", resource.plural)
     } else {
-        let prefix = format!("{base}/{}", resource.plural);
-        (prefix.clone(), format!("{prefix}/{{name}}"))
+        format!("{base}/{}", resource.plural)
     };
-    let kind = resource.kind;
-    let object = definition_name(resource);
-    let list = list_definition_name(resource).unwrap_or(object);
-    let gvk = (resource.group, resource.version, kind);
-    let make = |action, verb, subject: String, definition, description: String| Operation {
-        resource,
-        action,
-        gvk,
-        verb,
-        subject,
-        definition,
-        description,
+    let item = format!("{collection}/{{name}}");
+    let subject = format!("{scope}{}", resource.kind);
+    // (HTTP method, action) pairs become the path item's operations.
+    let operations = |methods: &[(&str, &'static str)]| -> Map<String, Value> {
+        methods
+            .iter()
+            .map(|&(method, action)| {
+                let subject = if action == "deletecollection" {
+                    format!("Collection{subject}")
+                } else {
+                    subject.clone()
+                };
+                (
+                    method.to_string(),
+                    standard_operation(resource, action, subject),
+                )
+            })
+            .collect()
     };
 
-    let mut collection_ops = Map::new();
-    collection_ops.insert(
-        "get".into(),
-        operation(&make(
-            "list",
-            "list",
-            format!("{scope}{kind}"),
-            list,
-            format!("list or watch objects of kind {kind}"),
-        )),
-    );
-    collection_ops.insert(
-        "post".into(),
-        operation(&make(
-            "post",
-            "create",
-            format!("{scope}{kind}"),
-            object,
-            format!("create a {kind}"),
-        )),
-    );
-    collection_ops.insert(
-        "delete".into(),
-        operation(&make(
-            "deletecollection",
-            "delete",
-            format!("Collection{scope}{kind}"),
-            STATUS,
-            format!("delete collection of {kind}"),
-        )),
-    );
+    let collection_ops = operations(&[
+        ("get", "list"),
+        ("post", "post"),
+        ("delete", "deletecollection"),
+    ]);
     paths.insert(collection, path_item(resource, false, collection_ops));
-
-    let mut item_ops = Map::new();
-    item_ops.insert(
-        "get".into(),
-        operation(&make(
-            "get",
-            "read",
-            format!("{scope}{kind}"),
-            object,
-            format!("read the specified {kind}"),
-        )),
-    );
-    item_ops.insert(
-        "put".into(),
-        operation(&make(
-            "put",
-            "replace",
-            format!("{scope}{kind}"),
-            object,
-            format!("replace the specified {kind}"),
-        )),
-    );
-    item_ops.insert(
-        "patch".into(),
-        operation(&make(
-            "patch",
-            "patch",
-            format!("{scope}{kind}"),
-            object,
-            format!("partially update the specified {kind}"),
-        )),
-    );
-    item_ops.insert(
-        "delete".into(),
-        operation(&make(
-            "delete",
-            "delete",
-            format!("{scope}{kind}"),
-            object,
-            format!("delete a {kind}"),
-        )),
-    );
+    let item_ops = operations(&[
+        ("get", "get"),
+        ("put", "put"),
+        ("patch", "patch"),
+        ("delete", "delete"),
+    ]);
     paths.insert(item.clone(), path_item(resource, true, item_ops));
 
     if resource.namespaced() {
+        let subject = format!("{}ForAllNamespaces", resource.kind);
         let mut all = Map::new();
-        all.insert(
-            "get".into(),
-            operation(&make(
-                "list",
-                "list",
-                format!("{kind}ForAllNamespaces"),
-                list,
-                format!("list or watch objects of kind {kind}"),
-            )),
-        );
+        all.insert("get".into(), standard_operation(resource, "list", subject));
         paths.insert(
             format!("{base}/{}", resource.plural),
             path_item_without_namespace(all),
@@ -327,6 +261,40 @@ fn resource_paths(resource: &ResourceInfo, paths: &mut Map<String, Value>) {
             path_item(resource, true, ops),
         );
     }
+}
+
+/// An operation on a kind's collection or items: `action` (`list`, `post`, `deletecollection`,
+/// `get`, `put`, `patch` or `delete`) decides the operation id's verb, the definition and the
+/// description, as upstream names them.
+fn standard_operation(resource: &ResourceInfo, action: &'static str, subject: String) -> Value {
+    let kind = resource.kind;
+    let object = definition_name(resource);
+    let (verb, definition, description) = match action {
+        "list" => (
+            "list",
+            list_definition_name(resource).unwrap_or(object),
+            format!("list or watch objects of kind {kind}"),
+        ),
+        "post" => ("create", object, format!("create a {kind}")),
+        "deletecollection" => ("delete", STATUS, format!("delete collection of {kind}")),
+        "get" => ("read", object, format!("read the specified {kind}")),
+        "put" => ("replace", object, format!("replace the specified {kind}")),
+        "patch" => (
+            "patch",
+            object,
+            format!("partially update the specified {kind}"),
+        ),
+        _ => ("delete", object, format!("delete a {kind}")),
+    };
+    operation(&Operation {
+        resource,
+        action,
+        gvk: (resource.group, resource.version, kind),
+        verb,
+        subject,
+        definition,
+        description,
+    })
 }
 
 fn subresource_operation(
