@@ -7,11 +7,13 @@
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
+//! - [`probe`]: startup, readiness and liveness probe state per container.
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
 pub mod ipam;
+pub mod probe;
 pub mod profile;
 pub mod restart;
 mod text;

@@ -20,6 +20,11 @@ pub(crate) fn elapsed(earlier: Timestamp, later: Timestamp) -> Duration {
     Duration::try_from(later.duration_since(earlier)).unwrap_or(Duration::ZERO)
 }
 
+/// `Duration::from_secs` for a Kubernetes `int32` seconds field; negatives count as zero.
+pub(crate) fn seconds(value: i32) -> Duration {
+    Duration::from_secs(u64::try_from(value).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +43,11 @@ mod tests {
             elapsed(Timestamp::UNIX_EPOCH, later),
             Duration::from_secs(5)
         );
+    }
+
+    #[test]
+    fn negative_seconds_count_as_zero() {
+        assert_eq!(seconds(-3), Duration::ZERO);
+        assert_eq!(seconds(7), Duration::from_secs(7));
     }
 }
