@@ -578,10 +578,47 @@ pub fn validate_limit_range(object: &Value) -> Vec<StatusCause> {
     causes
 }
 
-/// Every quantity parses and is non-negative; min ≤ defaultRequest ≤ default ≤ max; ratios ≥ 1.
-fn limit_range_item_quantities(item: &Value, path: &Path) -> Vec<StatusCause> {
+/// The orderings a LimitRange item keeps between its sections: (lower section, higher section,
+/// field the error sits on, message pattern).
+const LIMIT_RANGE_ORDERINGS: [(&str, &str, &str, &str); 5] = [
+    (
+        "min",
+        "max",
+        "min",
+        "min value {low} is greater than max value {high}",
+    ),
+    (
+        "defaultRequest",
+        "default",
+        "defaultRequest",
+        "default request value {low} is greater than default limit value {high}",
+    ),
+    (
+        "default",
+        "max",
+        "default",
+        "default value {low} is greater than max value {high}",
+    ),
+    (
+        "min",
+        "default",
+        "default",
+        "min value {low} is greater than default value {high}",
+    ),
+    (
+        "defaultRequest",
+        "max",
+        "defaultRequest",
+        "default request value {low} is greater than max value {high}",
+    ),
+];
+
+/// Each quantity of a LimitRange item parses and is non-negative; returns the resource names seen.
+fn limit_range_item_syntax<'a>(
+    item: &'a Value,
+    path: &Path,
+) -> (BTreeSet<&'a str>, Vec<StatusCause>) {
     let mut causes = Vec::new();
-    let get = |section: &str, name: &str| item.get(section).and_then(|s| s.get(name));
     let sections = [
         "max",
         "min",
@@ -611,41 +648,15 @@ fn limit_range_item_quantities(item: &Value, path: &Path) -> Vec<StatusCause> {
             }
         }
     }
-    // (lower section, higher section, field the error sits on, message pattern)
-    let orderings: [(&str, &str, &str, &str); 5] = [
-        (
-            "min",
-            "max",
-            "min",
-            "min value {low} is greater than max value {high}",
-        ),
-        (
-            "defaultRequest",
-            "default",
-            "defaultRequest",
-            "default request value {low} is greater than default limit value {high}",
-        ),
-        (
-            "default",
-            "max",
-            "default",
-            "default value {low} is greater than max value {high}",
-        ),
-        (
-            "min",
-            "default",
-            "default",
-            "min value {low} is greater than default value {high}",
-        ),
-        (
-            "defaultRequest",
-            "max",
-            "defaultRequest",
-            "default request value {low} is greater than max value {high}",
-        ),
-    ];
+    (resource_names, causes)
+}
+
+/// Every quantity parses and is non-negative; min ≤ defaultRequest ≤ default ≤ max; ratios ≥ 1.
+fn limit_range_item_quantities(item: &Value, path: &Path) -> Vec<StatusCause> {
+    let get = |section: &str, name: &str| item.get(section).and_then(|s| s.get(name));
+    let (resource_names, mut causes) = limit_range_item_syntax(item, path);
     for name in resource_names {
-        for (low_section, high_section, at, pattern) in orderings {
+        for (low_section, high_section, at, pattern) in LIMIT_RANGE_ORDERINGS {
             let (Some(low), Some(high)) = (get(low_section, name), get(high_section, name)) else {
                 continue;
             };
