@@ -6,12 +6,14 @@
 //! HTTP service, is the one shell module and says so where it opts out.
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
+//! - [`env`]: a container's environment, `$(VAR)` expansion, command and args.
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
 //! - [`probe`]: startup, readiness and liveness probe state per container.
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
+pub mod env;
 pub mod ipam;
 pub mod probe;
 pub mod profile;

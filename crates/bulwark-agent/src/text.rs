@@ -46,6 +46,32 @@ fn fraction(value: u128, unit: u128) -> String {
     format!("{whole}.{}", decimals.trim_end_matches('0'))
 }
 
+/// Go's `%q` for a string: double quotes, with backslash escapes for quotes, backslashes and
+/// control characters.
+pub(crate) fn go_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for character in value.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// How the kubelet names a pod in messages (`format.Pod`): `name_namespace(uid)`.
 pub(crate) fn pod_reference(name: &str, namespace: &str, uid: &str) -> String {
     format!("{name}_{namespace}({uid})")
@@ -71,6 +97,12 @@ mod tests {
         for (duration, expected) in cases {
             assert_eq!(go_duration(duration), expected, "{duration:?}");
         }
+    }
+
+    #[test]
+    fn lists_and_quotes_print_like_go() {
+        assert_eq!(go_quote("say \"hi\"\n"), "\"say \\\"hi\\\"\\n\"");
+        assert_eq!(go_quote("\u{1}"), "\"\\x01\"");
     }
 
     #[test]
