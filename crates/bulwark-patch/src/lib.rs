@@ -6,10 +6,12 @@
 //!   [`merge_patch::apply`].
 //! - [`strategic`]: strategic merge patch (`application/strategic-merge-patch+json`),
 //!   [`strategic::apply`], guided by a [`Schema`] node.
+//! - [`apply`]: server-side apply (`application/apply-patch+yaml`) and the `managedFields`
+//!   bookkeeping every write goes through, [`apply::apply`] and [`apply::track_update`].
 //! - [`schema`]: the type graph (merge keys, list and map types) the engines consult.
 //!
-//! Every engine is a pure function from (document, patch) to a new document; none
-//! of them panics on any input.
+//! Every engine is a pure function of its inputs (the request time is passed in, never read);
+//! none of them panics on any input.
 
 pub mod apply;
 pub mod json_patch;
