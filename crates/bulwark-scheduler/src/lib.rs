@@ -13,6 +13,8 @@ pub mod fixtures;
 pub mod node_info;
 pub mod plugins;
 pub mod pod_info;
+pub mod preemption;
+pub mod priority;
 pub mod resources;
 pub mod schedule;
 pub mod scoring;
@@ -23,6 +25,8 @@ mod test_support;
 
 pub use node_info::NodeInfo;
 pub use pod_info::{PodInfo, PodKey};
+pub use preemption::{PdbView, Preemption, preempt, preempt_pod_info};
+pub use priority::{PriorityClasses, ResolvedPriority};
 pub use schedule::{Config, SchedulingState, Unschedulable, schedule, schedule_pod_info};
 pub use scoring::Weights;
 pub use snapshot::{Snapshot, SpreadOwnerKind};
