@@ -7,6 +7,7 @@
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
 //! - [`env`]: a container's environment, `$(VAR)` expansion, command and args.
+//! - [`images`]: the image catalog that maps image names to programs.
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
 //! - [`probe`]: startup, readiness and liveness probe state per container.
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
@@ -14,6 +15,7 @@
 
 pub mod backoff;
 pub mod env;
+pub mod images;
 pub mod ipam;
 pub mod probe;
 pub mod profile;
