@@ -4,7 +4,7 @@
 //!
 //! [`apply_defaults`] fills every field the user left unset, in place, and never overwrites a
 //! value the user gave. It is idempotent: defaulting a defaulted object changes nothing. Pod
-//! template defaults are written once ([`pod`]) and applied inside every workload's template.
+//! template defaults are written once (module `pod`) and applied inside every workload's template.
 //!
 //! Call it after the API server has set `metadata.uid` on create: Jobs derive their generated
 //! selector from it, as upstream's strategy does.

@@ -3,7 +3,7 @@
 //! malformed body or a value of the wrong type is always a 400.
 //!
 //! `serde_json::Value` keeps only the last of duplicate keys, so bodies are first parsed into a
-//! [`Node`] tree that keeps every entry; one walk over that tree and the kind's schema (from
+//! `Node` tree that keeps every entry; one walk over that tree and the kind's schema (from
 //! [`crate::schema`]) then finds duplicates, unknown fields and type errors in document order,
 //! and builds the `Value` (last duplicate wins, as in Go's `encoding/json`).
 

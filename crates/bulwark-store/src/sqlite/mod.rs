@@ -4,7 +4,7 @@
 //! * A write is acknowledged only after its transaction is fsync'd (`synchronous=FULL`): a
 //!   `kill -9` or power loss at any moment loses nothing acknowledged and leaves no torn value.
 //! * Writes go through one writer thread that commits whatever is pending as one transaction
-//!   (group commit, see [`writer`]): throughput grows with concurrency while each request keeps
+//!   (group commit, see the `writer` module): throughput grows with concurrency while each request keeps
 //!   its own compare-and-swap outcome.
 //! * Revisions are strictly increasing and never reused, also across restarts and compactions.
 //! * Watches replay history from the `events` table, so they work across restarts.
