@@ -6,6 +6,7 @@
 //! HTTP service, is the one shell module and says so where it opts out.
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
+//! - [`demo`]: the `bulwark/demo` HTTP service (a shell module: sockets and real time).
 //! - [`env`]: a container's environment, `$(VAR)` expansion, command and args.
 //! - [`images`]: the image catalog that maps image names to programs.
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
@@ -14,6 +15,7 @@
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
+pub mod demo;
 pub mod env;
 pub mod images;
 pub mod ipam;
