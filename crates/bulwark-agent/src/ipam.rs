@@ -470,11 +470,11 @@ mod tests {
                     },
                     Step::Release(pod) => pods.release(&pod.to_string()),
                 }
-                let held: BTreeSet<Ipv4Addr> = (0u8..=255)
-                    .filter_map(|pod| pods.address_of(&pod.to_string()))
-                    .collect();
-                prop_assert_eq!(held.len(), pods.in_use());
             }
+            let held: BTreeSet<Ipv4Addr> = (0u8..=255)
+                .filter_map(|pod| pods.address_of(&pod.to_string()))
+                .collect();
+            prop_assert_eq!(held.len(), pods.in_use(), "no address held twice");
         }
 
         #[test]

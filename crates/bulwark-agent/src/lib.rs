@@ -12,6 +12,7 @@
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
 //! - [`probe`]: startup, readiness and liveness probe state per container.
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
+//! - [`status`]: a Pod's `status` computed from its containers, as the kubelet reports it.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
@@ -22,5 +23,6 @@ pub mod ipam;
 pub mod probe;
 pub mod profile;
 pub mod restart;
+pub mod status;
 mod text;
 mod timing;
