@@ -83,3 +83,47 @@ pub fn storage_error(error: bulwark_store::Error) -> ApiError {
         other => ApiError::internal(format!("storage error: {other}")),
     }
 }
+
+/// The deepest nesting an object may have. Request parsers stop at 128 levels; patches could
+/// otherwise build deeper objects that a later read could not decode.
+pub const MAX_NESTING_DEPTH: usize = 100;
+
+/// Refuses objects nested deeper than [`MAX_NESTING_DEPTH`], before they reach the store.
+pub fn check_nesting(object: &Value) -> Result<(), ApiError> {
+    fn depth_exceeds(value: &Value, remaining: usize) -> bool {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Object(map) => Box::new(map.values()),
+            Value::Array(items) => Box::new(items.iter()),
+            _ => return false,
+        };
+        if remaining == 0 {
+            return true;
+        }
+        children.into_iter().any(|child| depth_exceeds(child, remaining - 1))
+    }
+    if depth_exceeds(object, MAX_NESTING_DEPTH) {
+        return Err(ApiError::bad_request(format!(
+            "the object nests deeper than {MAX_NESTING_DEPTH} levels"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(Value::Null, |inner, _| serde_json::json!({ "a": inner }))
+    }
+
+    #[test]
+    fn objects_within_the_nesting_bound_pass() {
+        assert!(check_nesting(&nested(MAX_NESTING_DEPTH)).is_ok());
+    }
+
+    #[test]
+    fn deeper_objects_are_bad_requests() {
+        assert_eq!(check_nesting(&nested(MAX_NESTING_DEPTH + 1)).unwrap_err().code, 400);
+    }
+}

@@ -23,6 +23,8 @@ enum Command {
     Server(control_plane::ServerArgs),
     /// Measure the API server (prints figures; never part of the tests).
     Bench(commands::bench::BenchArgs),
+    /// Run the `bulwark/demo` HTTP service (configured by DEMO_* environment variables).
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -40,11 +42,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Command::Demo = cli.command {
+        return runtime.block_on(commands::demo::run());
+    }
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Up(args) => commands::up::run(args).await,
             Command::Server(args) => control_plane::run_server(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Demo => unreachable!("handled above: the demo keeps its own exit codes"),
         }
     });
     match outcome {

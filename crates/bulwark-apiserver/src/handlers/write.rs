@@ -184,6 +184,7 @@ pub async fn create_object(
         admit_namespace(server, info, namespace, &object).await?;
     }
     prepare_create(server, info, &mut object, options)?;
+    object::check_nesting(&object)?;
     if options.dry_run {
         return Ok(object);
     }
@@ -351,6 +352,7 @@ pub async fn guaranteed_update(
         if same_object(&next, &current) {
             return Ok(current);
         }
+        object::check_nesting(&next)?;
         if options.dry_run {
             return Ok(next);
         }
