@@ -469,6 +469,24 @@ fn strict_field_validation_also_covers_patches() {
     );
 }
 
+#[test]
+fn warn_field_validation_on_a_patch_returns_warning_headers() {
+    let cluster = Cluster::start();
+    post_json(&cluster, CONFIGMAPS, &configmap("cfg")).json();
+    let answer = send(
+        cluster.port,
+        "PATCH",
+        &format!("{CONFIGMAPS}/cfg?fieldValidation=Warn"),
+        "application/merge-patch+json",
+        br#"{"dataa": {"k": "v2"}}"#,
+    );
+    assert_eq!(answer.code, 200, "{}", answer.body);
+    assert_eq!(
+        answer.header_values("warning"),
+        vec![r#"299 - "unknown field \"dataa\"""#]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ pub async fn patch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
     let format = negotiate::body_format(incoming.header(http::header::CONTENT_TYPE))?;
     let options = WriteOptions::from_request(incoming)?;
     let info = path.resource;
+    // Field-validation warnings of the last attempt (`fieldValidation=Warn`), sent as headers.
+    let mut warnings = Vec::new();
     let patched = match format {
         BodyFormat::ApplyPatch => server_side_apply(server, path, incoming, &options).await?,
         BodyFormat::Json | BodyFormat::Yaml => {
@@ -39,14 +41,15 @@ pub async fn patch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
                 let presented = view::present(info, current);
                 let proposed = apply_patch(info, format, &presented, &patch)?;
                 check_pinned_version(path, current, &proposed)?;
-                let (proposed, _warnings) = strict_recheck(info, &proposed, &options)?;
+                let (proposed, found) = strict_recheck(info, &proposed, &options)?;
+                warnings = found;
                 Ok(view::to_storage(info, proposed))
             })
             .await?
         }
     };
     let presented = view::present(info, &patched);
-    Ok(Reply::ok(render_object(server, path, incoming, &presented)?))
+    Ok(Reply::ok(render_object(server, path, incoming, &presented)?).with_warnings(warnings))
 }
 
 /// Upstream's cap on the operations of one JSON patch.
