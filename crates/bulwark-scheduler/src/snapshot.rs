@@ -243,3 +243,7 @@ fn key(namespace: &str, name: &str) -> PodKey {
         name: name.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;
