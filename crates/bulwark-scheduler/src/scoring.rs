@@ -46,6 +46,7 @@ struct Raw {
 struct Scorer<'c, 'a> {
     cycle: &'c Cycle<'a>,
     preferred_node_affinity: PreferredNodeAffinity,
+    tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
     spread: Option<topology_spread::ScoreState>,
     affinity: inter_pod_affinity::ScoreState,
     best_effort: bool,
@@ -78,6 +79,7 @@ impl<'c, 'a> Scorer<'c, 'a> {
         Self {
             cycle,
             preferred_node_affinity: PreferredNodeAffinity::of(&pod.pod),
+            tolerations: taint_toleration::scoring_tolerations(cycle.tolerations),
             spread,
             affinity: inter_pod_affinity::ScoreState::new(snapshot, pod),
             best_effort: fit::is_best_effort(&pod.requests),
@@ -88,7 +90,7 @@ impl<'c, 'a> Scorer<'c, 'a> {
     fn raw(&self, node: &NodeInfo) -> Raw {
         let request = &self.cycle.pod.requests;
         Raw {
-            taint_toleration: taint_toleration::score(self.cycle.tolerations, node),
+            taint_toleration: taint_toleration::score(&self.tolerations, node),
             node_affinity: if self.preferred_node_affinity.is_empty() {
                 0
             } else {

@@ -80,16 +80,12 @@ pub fn balanced_allocation_score(request: &PodRequests, node: &NodeInfo) -> i64 
 }
 
 fn balanced(requested: Resources, allocatable: Resources) -> i64 {
-    let fractions: Vec<f64> = [
-        (requested.milli_cpu, allocatable.milli_cpu),
-        (requested.memory, allocatable.memory),
-    ]
-    .into_iter()
-    .filter(|(_, a)| *a != 0)
-    .map(|(r, a)| (r as f64 / a as f64).min(1.0))
-    .collect();
-    let deviation = match fractions.as_slice() {
-        [a, b] => ((a - b) / 2.0).abs(),
+    let fraction = |r: i64, a: i64| (a != 0).then(|| (r as f64 / a as f64).min(1.0));
+    let cpu = fraction(requested.milli_cpu, allocatable.milli_cpu);
+    let memory = fraction(requested.memory, allocatable.memory);
+    // With two resources the standard deviation is half their difference; with one, zero.
+    let deviation = match (cpu, memory) {
+        (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
         _ => 0.0,
     };
     ((1.0 - deviation) * MAX_NODE_SCORE as f64) as i64

@@ -56,10 +56,10 @@ pub fn filter(tolerations: &[Toleration], node: &NodeInfo) -> FilterResult {
     }
 }
 
-/// The raw score: how many `PreferNoSchedule` taints the pod does not tolerate. Only tolerations
-/// with an empty or `PreferNoSchedule` effect count, as upstream filters them in PreScore.
-pub fn score(tolerations: &[Toleration], node: &NodeInfo) -> i64 {
-    let relevant: Vec<&Toleration> = tolerations
+/// The tolerations that matter for scoring: those with an empty or `PreferNoSchedule` effect, as
+/// upstream's PreScore picks them once per cycle.
+pub fn scoring_tolerations(tolerations: &[Toleration]) -> Vec<Toleration> {
+    tolerations
         .iter()
         .filter(|t| {
             matches!(
@@ -67,14 +67,18 @@ pub fn score(tolerations: &[Toleration], node: &NodeInfo) -> i64 {
                 None | Some("") | Some(PREFER_NO_SCHEDULE)
             )
         })
-        .collect();
-    let count = node
-        .taints
+        .cloned()
+        .collect()
+}
+
+/// The raw score: how many `PreferNoSchedule` taints the pod does not tolerate, given the
+/// [`scoring_tolerations`].
+pub fn score(scoring_tolerations: &[Toleration], node: &NodeInfo) -> i64 {
+    node.taints
         .iter()
         .filter(|t| t.effect == PREFER_NO_SCHEDULE)
-        .filter(|t| !relevant.iter().any(|tol| tolerates(tol, t)))
-        .count();
-    count as i64
+        .filter(|t| !tolerated(scoring_tolerations, t))
+        .count() as i64
 }
 
 /// Fewer intolerable taints is better: normalized and reversed.
@@ -144,7 +148,9 @@ mod tests {
         assert!(filter(&[], &n).is_ok());
         assert_eq!(score(&[], &n), 2);
         let t = toleration("a", "Exists", "", "");
-        assert_eq!(score(&[t], &n), 1);
+        assert_eq!(score(&scoring_tolerations(&[t]), &n), 1);
+        let hard = toleration("a", "Exists", "", NO_SCHEDULE);
+        assert_eq!(score(&scoring_tolerations(&[hard]), &n), 2);
         let mut scores = [2, 1, 0];
         normalize(&mut scores);
         assert_eq!(scores, [0, 50, 100]);
