@@ -174,17 +174,62 @@ impl WatchCache {
                 _ => break,
             }
         }
+        let (history_start, mut history) = self.recent_history(revision).await;
         for (prefix, cache) in &self.resources {
             let mut cache = cache.write();
             cache.objects = loaded.remove(prefix).unwrap_or_default();
-            cache.ring.clear();
-            cache.ring_start = revision;
+            cache.ring = history.remove(prefix).unwrap_or_default();
+            cache.ring_start = history_start;
+            while cache.ring.len() > self.config.ring_events {
+                if let Some(evicted) = cache.ring.pop_front() {
+                    cache.ring_start = evicted.revision;
+                }
+            }
             cache.last_event_revision = revision;
             // Watchers of the old state cannot be continued: closing the channel ends them with 410.
             cache.sender = broadcast::channel(self.config.watcher_buffer).0;
         }
         self.mark_applied(revision);
         Ok(revision)
+    }
+
+    /// The store's recent events up to `through`, per resource, so that a watch resuming from a
+    /// revision before a restart (or a relist) is replayed rather than sent back to relist.
+    /// Returns the revision after which history is complete; on any trouble, none is kept.
+    async fn recent_history(&self, through: i64) -> (i64, HashMap<&'static str, VecDeque<Arc<CacheEvent>>>) {
+        let mut history: HashMap<&'static str, VecDeque<Arc<CacheEvent>>> = HashMap::new();
+        let window = i64::try_from(self.config.ring_events).unwrap_or(i64::MAX);
+        let compacted = match self.store.compacted_revision().await {
+            Ok(compacted) => compacted,
+            Err(_) => return (through, history),
+        };
+        let start = compacted.max(through.saturating_sub(window)).max(0);
+        if start >= through {
+            return (through, history);
+        }
+        let read = async {
+            let mut events = self.store.watch("/registry/", start).await.ok()?;
+            while let Some(Ok(event)) = events.next().await {
+                let revision = event.kv.mod_revision;
+                if revision > through {
+                    break;
+                }
+                if let (Some(prefix), Some(cached)) = (self.prefix_of(&event.kv.key), history_event(&event)) {
+                    history.entry(prefix).or_default().push_back(Arc::new(cached));
+                }
+                if revision == through {
+                    return Some(());
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(Duration::from_secs(10), read).await {
+            Ok(Some(())) => (start, history),
+            _ => {
+                tracing::warn!(start, through, "could not replay recent store history; resuming watches will relist");
+                (through, HashMap::new())
+            }
+        }
     }
 
     /// Applies store events forever; relists if the store can no longer replay what we missed.
@@ -343,6 +388,24 @@ impl WatchCache {
         };
         Ok(Subscription { initial, live, revision })
     }
+}
+
+/// A store event from history as the cache would have recorded it live.
+fn history_event(event: &bulwark_store::WatchEvent) -> Option<CacheEvent> {
+    let previous = event.prev.as_ref().and_then(decode).map(Arc::new);
+    let revision = event.kv.mod_revision;
+    let (event_type, object) = match event.kind {
+        EventKind::Put => {
+            let event_type = if previous.is_some() { EventType::Modified } else { EventType::Added };
+            (event_type, Arc::new(decode(&event.kv)?))
+        }
+        EventKind::Delete => {
+            let mut last = (**previous.as_ref()?).clone();
+            object::set_resource_version(&mut last, revision);
+            (EventType::Deleted, Arc::new(last))
+        }
+    };
+    Some(CacheEvent { event_type, object, previous, revision })
 }
 
 fn decode(kv: &KeyValue) -> Option<Value> {
