@@ -1,0 +1,81 @@
+//! `bulwark bench api` at a tiny scale: proves the bench runs end to end against a real server
+//! child process and prints every figure. Timings are not asserted (machine speed varies).
+
+use std::process::Command;
+
+/// The figure lines the bench prints, by their leading words.
+const FIGURES: &[&str] = &[
+    "create throughput (4 clients)",
+    "get latency p50 (50 pods stored)",
+    "get latency p99 (50 pods stored)",
+    "list latency p50 (JSON, 50 pods)",
+    "list latency p99 (JSON, 50 pods)",
+    "list latency p50 (Table, 50 pods)",
+    "list latency p99 (Table, 50 pods)",
+    "mutating latency p50 (patch at 50/s)",
+    "mutating latency p99 (patch at 50/s)",
+    "watch delivery p50 (2 watchers)",
+    "watch delivery p99 (2 watchers)",
+    "server RSS (50 pods stored)",
+    "server RSS (60 pods stored)",
+];
+
+#[test]
+fn bench_api_prints_every_figure_with_a_result() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args([
+            "bench",
+            "api",
+            "--pods",
+            "50",
+            "--rss-pods",
+            "60",
+            "--watchers",
+            "2",
+            "--seconds",
+            "1",
+        ])
+        .args([
+            "--concurrency",
+            "4",
+            "--write-rate",
+            "50",
+            "--watch-write-rate",
+            "20",
+            "--max-seconds",
+            "300",
+        ])
+        .output()
+        .expect("run bulwark bench api");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    for figure in FIGURES {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(figure))
+            .unwrap_or_else(|| panic!("no {figure:?} line in:\n{stdout}"));
+        let result = line.split_whitespace().last().unwrap_or_default();
+        assert!(
+            ["PASS", "MISS", "-"].contains(&result),
+            "line without a result: {line:?}"
+        );
+    }
+    let targeted = [
+        "create throughput",
+        "list latency p99 (Table",
+        "mutating latency p99",
+        "watch delivery p99",
+        "server RSS (60",
+    ];
+    for figure in targeted {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(figure))
+            .unwrap_or_default();
+        assert!(
+            line.ends_with("PASS") || line.ends_with("MISS"),
+            "{figure} has no target: {line:?}"
+        );
+    }
+}
