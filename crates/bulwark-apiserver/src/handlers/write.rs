@@ -393,13 +393,21 @@ fn finalized(object: &Value) -> bool {
             == 0
 }
 
-/// Equal apart from bookkeeping that a no-op write would only churn.
+/// Equal apart from bookkeeping that a no-op write would only churn: the resourceVersion and
+/// managedFields timestamps (as upstream's IgnoreManagedFieldsTimestampsTransformer). A change of
+/// ownership alone — a second applier co-owning fields at the same values — is a real write.
 fn same_object(next: &Value, current: &Value) -> bool {
     let strip = |object: &Value| {
         let mut copy = object.clone();
         let meta = object::metadata_mut(&mut copy);
         meta.remove("resourceVersion");
-        meta.remove("managedFields");
+        if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
+            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("time");
+            }
+            // Entries sort by time, so a fresh timestamp alone may reorder them.
+            entries.sort_by_cached_key(Value::to_string);
+        }
         copy
     };
     strip(next) == strip(current)

@@ -125,7 +125,9 @@ pub fn apply(
     let changed = live.as_ref() != Some(&pruned);
     for entry in managers.iter_mut().filter(|entry| entry.id == id) {
         entry.fields = entry.fields.difference(&never_tracked());
-        if changed {
+        // Upstream stamps the applier whenever the write is stored: when the object changed or
+        // the applier's ownership did (a new co-owner of unchanged values).
+        if changed || last_applied.as_ref() != Some(&entry.fields) {
             entry.time = Some(context.time.to_string());
         }
     }
