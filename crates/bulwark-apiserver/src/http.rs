@@ -71,7 +71,12 @@ pub async fn serve(
     server: Arc<ApiServer>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(server)).with_graceful_shutdown(shutdown).await
+    let app = router(Arc::clone(&server));
+    let shutdown = async move {
+        shutdown.await;
+        server.begin_shutdown();
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 async fn serve_request(State(server): State<Arc<ApiServer>>, request: Request) -> Response {

@@ -34,6 +34,9 @@ pub struct ApiServer {
     pub pages: pagination::Pages,
     /// The address clients reach us at, advertised in discovery.
     pub advertise_address: String,
+    /// Set once the server is shutting down, so long-running watches end and a graceful
+    /// shutdown does not wait for their 30-minute timeouts.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl ApiServer {
@@ -45,8 +48,26 @@ impl ApiServer {
         advertise_address: String,
     ) -> Result<Arc<Self>, bulwark_core::ApiError> {
         let cache = cache::WatchCache::start(Arc::clone(&store), cache_config).await?;
-        let server = Arc::new(Self { store, cache, clock, pages: pagination::Pages::default(), advertise_address });
+        let server = Arc::new(Self {
+            store,
+            cache,
+            clock,
+            pages: pagination::Pages::default(),
+            advertise_address,
+            stopping: tokio::sync::watch::channel(false).0,
+        });
         handlers::bootstrap::ensure_system_namespaces(&server).await?;
         Ok(server)
+    }
+
+    /// Ends every open watch; new requests are still answered until the listener closes.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Completes once [`ApiServer::begin_shutdown`] has been called.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        let _ = stopping.wait_for(|stopping| *stopping).await;
     }
 }

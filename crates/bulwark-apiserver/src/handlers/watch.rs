@@ -75,9 +75,11 @@ pub async fn watch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
+        let server = Arc::clone(&watcher.server);
         tokio::select! {
             () = watcher.run(subscription, send_initial_events) => {}
             () = &mut deadline => {}
+            () = server.stopped() => {}
         }
     });
     Ok(Reply::Stream(Body::from_stream(ReceiverStream::new(inbox))))
@@ -146,8 +148,21 @@ impl Watcher {
             (_, false, false) => return true,
         };
         let object = crate::view::present(self.path.resource, &event.object);
+        if self.representation == Representation::Object && matches!(object, std::borrow::Cow::Borrowed(_)) {
+            return self.send_encoded(event_type, event.encoded_object()).await;
+        }
         let rendered = self.render(&object);
         self.send(json!({"type": event_type.as_str(), "object": rendered})).await
+    }
+
+    /// Sends an event whose object is already serialised (shared by every watcher).
+    async fn send_encoded(&self, event_type: EventType, object: &Bytes) -> bool {
+        let prefix = format!("{{\"type\":\"{}\",\"object\":", event_type.as_str());
+        let mut line = Vec::with_capacity(prefix.len() + object.len() + 2);
+        line.extend_from_slice(prefix.as_bytes());
+        line.extend_from_slice(object);
+        line.extend_from_slice(b"}\n");
+        self.outbox.send(Ok(Bytes::from(line))).await.is_ok()
     }
 
     fn render(&self, object: &Value) -> Value {
