@@ -77,8 +77,10 @@ pub fn group(name: &str) -> Option<Value> {
 
 /// `/api/v1` or `/apis/{group}/{version}`, or `None` for a group-version we do not serve.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let members: Vec<&ResourceInfo> =
-        RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let members: Vec<&ResourceInfo> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if members.is_empty() {
         return None;
     }
@@ -100,7 +102,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             resources.push(entry);
         }
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
@@ -156,14 +162,25 @@ mod tests {
         let pods = resources.iter().find(|r| r["name"] == "pods").unwrap();
         assert_eq!(pods["shortNames"], json!(["po"]));
         assert_eq!(pods["categories"], json!(["all"]));
-        let eviction = resources.iter().find(|r| r["name"] == "pods/eviction").unwrap();
-        assert_eq!((eviction["group"].as_str(), eviction["version"].as_str()), (Some("policy"), Some("v1")));
+        let eviction = resources
+            .iter()
+            .find(|r| r["name"] == "pods/eviction")
+            .unwrap();
+        assert_eq!(
+            (eviction["group"].as_str(), eviction["version"].as_str()),
+            (Some("policy"), Some("v1"))
+        );
     }
 
     #[test]
     fn scale_is_advertised_as_autoscaling() {
         let list = resource_list("apps", "v1").unwrap();
-        let scale = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+        let scale = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .unwrap();
         assert_eq!(scale["group"], "autoscaling");
         assert_eq!(scale["kind"], "Scale");
     }
@@ -172,6 +189,12 @@ mod tests {
     fn unknown_group_versions_are_absent() {
         assert!(resource_list("apps", "v2").is_none());
         assert!(group("example.com").is_none());
-        assert!(group_list()["groups"].as_array().unwrap().iter().any(|g| g["name"] == "apps"));
+        assert!(
+            group_list()["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["name"] == "apps")
+        );
     }
 }

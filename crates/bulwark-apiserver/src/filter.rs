@@ -17,17 +17,30 @@ pub struct Filter {
 impl Filter {
     pub fn from_query(path: &ResourcePath, query: &Query) -> Result<Self, ApiError> {
         let labels = match query.get("labelSelector").filter(|s| !s.trim().is_empty()) {
-            Some(raw) => Some(LabelSelector::parse(raw).map_err(|error| ApiError::bad_request(error.to_string()))?),
+            Some(raw) => Some(
+                LabelSelector::parse(raw)
+                    .map_err(|error| ApiError::bad_request(error.to_string()))?,
+            ),
             None => None,
         };
         let fields = match query.get("fieldSelector").filter(|s| !s.trim().is_empty()) {
             Some(raw) => {
-                let selector = FieldSelector::parse(raw).map_err(|error| ApiError::bad_request(error.to_string()))?;
-                Some(selector.for_resource(path.resource).map_err(|error| ApiError::bad_request(error.to_string()))?)
+                let selector = FieldSelector::parse(raw)
+                    .map_err(|error| ApiError::bad_request(error.to_string()))?;
+                Some(
+                    selector
+                        .for_resource(path.resource)
+                        .map_err(|error| ApiError::bad_request(error.to_string()))?,
+                )
             }
             None => None,
         };
-        Ok(Self { resource: path.resource, namespace: path.namespace.clone(), labels, fields })
+        Ok(Self {
+            resource: path.resource,
+            namespace: path.namespace.clone(),
+            labels,
+            fields,
+        })
     }
 
     /// Whether any selector beyond the namespace is set (upstream then omits remainingItemCount).
@@ -41,7 +54,12 @@ impl Filter {
         {
             return false;
         }
-        self.labels.as_ref().is_none_or(|labels| labels.matches_object(candidate))
-            && self.fields.as_ref().is_none_or(|fields| fields.matches_object(self.resource, candidate))
+        self.labels
+            .as_ref()
+            .is_none_or(|labels| labels.matches_object(candidate))
+            && self
+                .fields
+                .as_ref()
+                .is_none_or(|fields| fields.matches_object(self.resource, candidate))
     }
 }

@@ -21,21 +21,39 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// What a handler produces.
 pub enum Reply {
-    Json { status: StatusCode, body: Value, warnings: Vec<String> },
+    Json {
+        status: StatusCode,
+        body: Value,
+        warnings: Vec<String>,
+    },
     /// Bytes already serialised (cached OpenAPI documents, large lists).
-    RawJson { status: StatusCode, body: Bytes },
-    Text { status: StatusCode, body: String },
+    RawJson {
+        status: StatusCode,
+        body: Bytes,
+    },
+    Text {
+        status: StatusCode,
+        body: String,
+    },
     /// A chunked stream of newline-delimited JSON watch events.
     Stream(Body),
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Self::Json { status: StatusCode::OK, body, warnings: Vec::new() }
+        Self::Json {
+            status: StatusCode::OK,
+            body,
+            warnings: Vec::new(),
+        }
     }
 
     pub fn created(body: Value) -> Self {
-        Self::Json { status: StatusCode::CREATED, body, warnings: Vec::new() }
+        Self::Json {
+            status: StatusCode::CREATED,
+            body,
+            warnings: Vec::new(),
+        }
     }
 
     pub fn with_warnings(mut self, extra: Vec<String>) -> Self {
@@ -76,7 +94,9 @@ pub async fn serve(
         shutdown.await;
         server.begin_shutdown();
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn serve_request(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
@@ -113,20 +133,33 @@ async fn serve_request(State(server): State<Arc<ApiServer>>, request: Request) -
 
 fn render(reply: Reply) -> Response {
     match reply {
-        Reply::Json { status, body, warnings } => {
+        Reply::Json {
+            status,
+            body,
+            warnings,
+        } => {
             let bytes = serde_json::to_vec(&body).expect("JSON values always serialise");
             let mut response = json_bytes(status, bytes.into());
             add_warnings(response.headers_mut(), &warnings);
             response
         }
         Reply::RawJson { status, body } => json_bytes(status, body),
-        Reply::Text { status, body } => {
-            (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
-        }
+        Reply::Text { status, body } => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response(),
         Reply::Stream(body) => {
             let mut response = Response::new(body);
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, private"),
+            );
             response
         }
     }

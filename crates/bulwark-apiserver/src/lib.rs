@@ -8,8 +8,8 @@
 
 pub mod cache;
 pub mod discovery;
-pub mod handlers;
 pub mod filter;
+pub mod handlers;
 pub mod http;
 pub mod managed;
 pub mod negotiate;

@@ -9,20 +9,35 @@ use serde_json::Value;
 
 fn node_for(info: &ResourceInfo) -> Node<'static> {
     let schema = bulwark_registry::schema::patch_schema();
-    schema.root(bulwark_registry::schema::definition_name(info)).unwrap_or_else(|| schema.untyped())
+    schema
+        .root(bulwark_registry::schema::definition_name(info))
+        .unwrap_or_else(|| schema.untyped())
 }
 
-pub fn strategic_merge(info: &ResourceInfo, current: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub fn strategic_merge(
+    info: &ResourceInfo,
+    current: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     bulwark_patch::strategic::apply(current, patch, node_for(info)).map_err(|error| {
-        ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {error}"))
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("the server rejected our request due to an error in our request: {error}"),
+        )
     })
 }
 
 /// Calls `body` with the write context of one request.
-fn with_context<T>(info: &ResourceInfo, subresource: Option<&str>, now: &str, body: impl FnOnce(&WriteContext<'_>) -> T) -> T {
+fn with_context<T>(
+    info: &ResourceInfo,
+    subresource: Option<&str>,
+    now: &str,
+    body: impl FnOnce(&WriteContext<'_>) -> T,
+) -> T {
     let api_version = info.api_version();
-    let reset: Option<FieldSet> =
-        crate::strategy::has_status_subresource(info).then(|| status_subresource_reset_fields(subresource));
+    let reset: Option<FieldSet> = crate::strategy::has_status_subresource(info)
+        .then(|| status_subresource_reset_fields(subresource));
     let context = WriteContext {
         schema: bulwark_registry::schema::patch_schema(),
         root_type: bulwark_registry::schema::definition_name(info),
@@ -59,17 +74,19 @@ pub fn apply(
     subresource: Option<&str>,
     now: &str,
 ) -> Result<Value, ApiError> {
-    with_context(info, subresource, now, |context| bulwark_patch::apply::apply(live, config, manager, force, context))
-        .map_err(|error| match error {
-            ApplyError::Conflict(conflict) => {
-                let mut status = ApiError::new(409, "Conflict", conflict.to_string());
-                status.causes = conflict
-                    .causes()
-                    .into_iter()
-                    .map(|cause| StatusCause::new(cause.reason, cause.field, cause.message))
-                    .collect();
-                status
-            }
-            other => ApiError::bad_request(format!("error applying patch: {other}")),
-        })
+    with_context(info, subresource, now, |context| {
+        bulwark_patch::apply::apply(live, config, manager, force, context)
+    })
+    .map_err(|error| match error {
+        ApplyError::Conflict(conflict) => {
+            let mut status = ApiError::new(409, "Conflict", conflict.to_string());
+            status.causes = conflict
+                .causes()
+                .into_iter()
+                .map(|cause| StatusCause::new(cause.reason, cause.field, cause.message))
+                .collect();
+            status
+        }
+        other => ApiError::bad_request(format!("error applying patch: {other}")),
+    })
 }

@@ -27,8 +27,16 @@ pub fn representation(accept: Option<&str>) -> Result<Representation, ApiError> 
             .filter_map(|p| p.split_once('='))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        if !matches!(essence.as_str(), "application/json" | "application/*" | "*/*" | "application/yaml") {
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if !matches!(
+            essence.as_str(),
+            "application/json" | "application/*" | "*/*" | "application/yaml"
+        ) {
             continue;
         }
         match (param("as"), param("g")) {
@@ -58,14 +66,21 @@ pub enum BodyFormat {
 
 pub fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
     let raw = content_type.unwrap_or("application/json");
-    let essence = raw.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" | "" => Ok(BodyFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyFormat::Yaml),
         "application/json-patch+json" => Ok(BodyFormat::JsonPatch),
         "application/merge-patch+json" => Ok(BodyFormat::MergePatch),
         "application/strategic-merge-patch+json" => Ok(BodyFormat::StrategicMergePatch),
-        "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(BodyFormat::ApplyPatch),
+        "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+            Ok(BodyFormat::ApplyPatch)
+        }
         _ => Err(ApiError::unsupported_media_type(raw)),
     }
 }
@@ -83,21 +98,40 @@ mod tests {
     #[test]
     fn protobuf_first_falls_back_to_json() {
         let accept = "application/vnd.kubernetes.protobuf,application/json";
-        assert_eq!(representation(Some(accept)).unwrap(), Representation::Object);
+        assert_eq!(
+            representation(Some(accept)).unwrap(),
+            Representation::Object
+        );
         assert_eq!(representation(None).unwrap(), Representation::Object);
         assert_eq!(representation(Some("*/*")).unwrap(), Representation::Object);
     }
 
     #[test]
     fn unsatisfiable_accept_is_406() {
-        assert_eq!(representation(Some("application/vnd.kubernetes.protobuf")).unwrap_err().code, 406);
-        assert_eq!(representation(Some("application/json;as=Widget;g=x")).unwrap_err().code, 406);
+        assert_eq!(
+            representation(Some("application/vnd.kubernetes.protobuf"))
+                .unwrap_err()
+                .code,
+            406
+        );
+        assert_eq!(
+            representation(Some("application/json;as=Widget;g=x"))
+                .unwrap_err()
+                .code,
+            406
+        );
     }
 
     #[test]
     fn patch_content_types() {
-        assert_eq!(body_format(Some("application/strategic-merge-patch+json")).unwrap(), BodyFormat::StrategicMergePatch);
-        assert_eq!(body_format(Some("application/apply-patch+yaml; charset=utf-8")).unwrap(), BodyFormat::ApplyPatch);
+        assert_eq!(
+            body_format(Some("application/strategic-merge-patch+json")).unwrap(),
+            BodyFormat::StrategicMergePatch
+        );
+        assert_eq!(
+            body_format(Some("application/apply-patch+yaml; charset=utf-8")).unwrap(),
+            BodyFormat::ApplyPatch
+        );
         assert_eq!(body_format(Some("text/html")).unwrap_err().code, 415);
     }
 }

@@ -13,7 +13,9 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
         *object = Value::Object(Map::new());
     }
     let root = object.as_object_mut().expect("made an object above");
-    let entry = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let entry = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
         *entry = Value::Object(Map::new());
     }
@@ -41,7 +43,10 @@ pub fn resource_version(object: &Value) -> Option<i64> {
 }
 
 pub fn set_resource_version(object: &mut Value, revision: i64) {
-    metadata_mut(object).insert("resourceVersion".into(), Value::String(revision.to_string()));
+    metadata_mut(object).insert(
+        "resourceVersion".into(),
+        Value::String(revision.to_string()),
+    );
 }
 
 pub fn labels(object: &Value) -> Option<&Map<String, Value>> {
@@ -52,7 +57,12 @@ pub fn finalizers(object: &Value) -> Vec<String> {
     metadata(object)
         .and_then(|meta| meta.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -66,7 +76,9 @@ pub fn spec_part(object: &Value) -> Map<String, Value> {
         .as_object()
         .map(|root| {
             root.iter()
-                .filter(|(key, _)| !matches!(key.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                .filter(|(key, _)| {
+                    !matches!(key.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
                 .map(|(key, value)| (key.clone(), value.clone()))
                 .collect()
         })
@@ -76,10 +88,13 @@ pub fn spec_part(object: &Value) -> Map<String, Value> {
 /// Storage failures a client can act on keep their meaning; the rest are 500s.
 pub fn storage_error(error: bulwark_store::Error) -> ApiError {
     match error {
-        bulwark_store::Error::Compacted { requested, compacted } => {
-            crate::cache::expired(requested, compacted)
+        bulwark_store::Error::Compacted {
+            requested,
+            compacted,
+        } => crate::cache::expired(requested, compacted),
+        bulwark_store::Error::Unavailable(message) => {
+            ApiError::service_unavailable(format!("storage is unavailable: {message}"))
         }
-        bulwark_store::Error::Unavailable(message) => ApiError::service_unavailable(format!("storage is unavailable: {message}")),
         other => ApiError::internal(format!("storage error: {other}")),
     }
 }
@@ -99,7 +114,9 @@ pub fn check_nesting(object: &Value) -> Result<(), ApiError> {
         if remaining == 0 {
             return true;
         }
-        children.into_iter().any(|child| depth_exceeds(child, remaining - 1))
+        children
+            .into_iter()
+            .any(|child| depth_exceeds(child, remaining - 1))
     }
     if depth_exceeds(object, MAX_NESTING_DEPTH) {
         return Err(ApiError::bad_request(format!(
@@ -124,6 +141,11 @@ mod tests {
 
     #[test]
     fn deeper_objects_are_bad_requests() {
-        assert_eq!(check_nesting(&nested(MAX_NESTING_DEPTH + 1)).unwrap_err().code, 400);
+        assert_eq!(
+            check_nesting(&nested(MAX_NESTING_DEPTH + 1))
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 }

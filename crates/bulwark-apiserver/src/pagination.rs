@@ -62,12 +62,25 @@ pub struct Pages {
 }
 
 impl Pages {
-    pub fn keep(&self, storage_prefix: &'static str, revision: i64, objects: &OrdMap<String, Arc<Value>>) {
+    pub fn keep(
+        &self,
+        storage_prefix: &'static str,
+        revision: i64,
+        objects: &OrdMap<String, Arc<Value>>,
+    ) {
         let mut kept = self.kept.lock();
-        if kept.iter().any(|k| k.storage_prefix == storage_prefix && k.revision == revision) {
+        if kept
+            .iter()
+            .any(|k| k.storage_prefix == storage_prefix && k.revision == revision)
+        {
             return;
         }
-        kept.push_back(Kept { storage_prefix, revision, objects: objects.clone(), kept_at: Instant::now() });
+        kept.push_back(Kept {
+            storage_prefix,
+            revision,
+            objects: objects.clone(),
+            kept_at: Instant::now(),
+        });
         while kept.len() > MAX_SNAPSHOTS {
             kept.pop_front();
         }
@@ -95,7 +108,11 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        let token = ContinueToken { revision: 42, after_key: "/registry/pods/default/a".into(), prefix: "/registry/pods/".into() };
+        let token = ContinueToken {
+            revision: 42,
+            after_key: "/registry/pods/default/a".into(),
+            prefix: "/registry/pods/".into(),
+        };
         assert_eq!(ContinueToken::decode(&token.encode()).unwrap(), token);
     }
 

@@ -30,7 +30,10 @@ pub enum Route {
     /// `/apis/{group}`
     Group(String),
     /// `/api/v1` or `/apis/{group}/{version}`
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     OpenApiIndex,
     /// `/openapi/v3/{api/v1 | apis/{group}/{version}}`
     OpenApiDocument(String),
@@ -51,12 +54,18 @@ pub fn route(path: &str) -> Result<Route, ApiError> {
         ["apis"] => Ok(Route::GroupsRoot),
         ["apis", group] => Ok(Route::Group((*group).to_string())),
         ["openapi", "v3"] => Ok(Route::OpenApiIndex),
-        ["openapi", "v3", rest @ ..] if !rest.is_empty() => Ok(Route::OpenApiDocument(rest.join("/"))),
-        ["openapi", "v2"] => Ok(Route::OpenApiV2),
-        ["api", version] => Ok(Route::GroupVersion { group: String::new(), version: (*version).to_string() }),
-        ["apis", group, version] => {
-            Ok(Route::GroupVersion { group: (*group).to_string(), version: (*version).to_string() })
+        ["openapi", "v3", rest @ ..] if !rest.is_empty() => {
+            Ok(Route::OpenApiDocument(rest.join("/")))
         }
+        ["openapi", "v2"] => Ok(Route::OpenApiV2),
+        ["api", version] => Ok(Route::GroupVersion {
+            group: String::new(),
+            version: (*version).to_string(),
+        }),
+        ["apis", group, version] => Ok(Route::GroupVersion {
+            group: (*group).to_string(),
+            version: (*version).to_string(),
+        }),
         ["api", version, rest @ ..] => resource_route("", version, rest, path),
         ["apis", group, version, rest @ ..] => resource_route(group, version, rest, path),
         _ => Err(not_found_path(path)),
@@ -65,14 +74,25 @@ pub fn route(path: &str) -> Result<Route, ApiError> {
 
 fn not_found_path(path: &str) -> ApiError {
     let _ = path;
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
-fn resource_route(group: &str, version: &str, rest: &[&str], path: &str) -> Result<Route, ApiError> {
+fn resource_route(
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    path: &str,
+) -> Result<Route, ApiError> {
     let (namespace, rest) = match rest {
         // `/api/v1/namespaces/{name}/status` addresses the namespace itself, not a resource in it.
         ["namespaces", _, "status" | "finalize"] => (None, rest),
-        ["namespaces", namespace, more @ ..] if !more.is_empty() => (Some((*namespace).to_string()), more),
+        ["namespaces", namespace, more @ ..] if !more.is_empty() => {
+            (Some((*namespace).to_string()), more)
+        }
         _ => (None, rest),
     };
     let (plural, name, subresource) = match rest {
@@ -93,13 +113,20 @@ fn resource_route(group: &str, version: &str, rest: &[&str], path: &str) -> Resu
     for part in namespace.iter().chain(name.iter()) {
         validate_path_segment(part)?;
     }
-    Ok(Route::Resource(ResourcePath { resource, namespace, name, subresource }))
+    Ok(Route::Resource(ResourcePath {
+        resource,
+        namespace,
+        name,
+        subresource,
+    }))
 }
 
 /// Upstream rejects names that cannot be path segments before looking anything up.
 fn validate_path_segment(segment: &str) -> Result<(), ApiError> {
     if segment == "." || segment == ".." {
-        return Err(ApiError::bad_request(format!("invalid path segment {segment:?}")));
+        return Err(ApiError::bad_request(format!(
+            "invalid path segment {segment:?}"
+        )));
     }
     Ok(())
 }
@@ -113,7 +140,11 @@ pub struct Query {
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
         let params = raw
-            .map(|raw| url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+            .map(|raw| {
+                url::form_urlencoded::parse(raw.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         Self { params }
     }
@@ -131,7 +162,9 @@ impl Query {
         match self.get(name) {
             None | Some("") => Ok(None),
             Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!("invalid value {value:?} for query parameter {name:?}: not an integer"))
+                ApiError::bad_request(format!(
+                    "invalid value {value:?} for query parameter {name:?}: not an integer"
+                ))
             }),
         }
     }
@@ -183,23 +216,52 @@ mod tests {
         let parsed = resource_path("/apis/apps/v1/deployments");
         assert_eq!(parsed.resource.kind, "Deployment");
         assert_eq!(parsed.namespace, None);
-        assert_eq!(route("/apis/apps/v1").unwrap(), Route::GroupVersion { group: "apps".into(), version: "v1".into() });
+        assert_eq!(
+            route("/apis/apps/v1").unwrap(),
+            Route::GroupVersion {
+                group: "apps".into(),
+                version: "v1".into()
+            }
+        );
     }
 
     #[test]
     fn unknown_resources_and_subresources_are_not_found() {
-        assert_eq!(route("/api/v1/namespaces/default/widgets").unwrap_err().code, 404);
-        assert_eq!(route("/api/v1/namespaces/default/pods/p/frobnicate").unwrap_err().code, 404);
-        assert_eq!(route("/api/v1/namespaces/default/nodes/n1").unwrap_err().code, 404);
+        assert_eq!(
+            route("/api/v1/namespaces/default/widgets")
+                .unwrap_err()
+                .code,
+            404
+        );
+        assert_eq!(
+            route("/api/v1/namespaces/default/pods/p/frobnicate")
+                .unwrap_err()
+                .code,
+            404
+        );
+        assert_eq!(
+            route("/api/v1/namespaces/default/nodes/n1")
+                .unwrap_err()
+                .code,
+            404
+        );
     }
 
     #[test]
     fn query_flags_and_integers() {
-        let query = Query::parse(Some("watch=true&limit=500&labelSelector=app%3Dweb&dryRun=All"));
+        let query = Query::parse(Some(
+            "watch=true&limit=500&labelSelector=app%3Dweb&dryRun=All",
+        ));
         assert!(query.flag("watch"));
         assert_eq!(query.integer("limit").unwrap(), Some(500));
         assert_eq!(query.get("labelSelector"), Some("app=web"));
         assert!(query.dry_run().unwrap());
-        assert_eq!(Query::parse(Some("limit=x")).integer("limit").unwrap_err().code, 400);
+        assert_eq!(
+            Query::parse(Some("limit=x"))
+                .integer("limit")
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 }

@@ -25,7 +25,9 @@ pub fn reset_status_on_create(info: &ResourceInfo, object: &mut Value) {
     if !has_status_subresource(info) {
         return;
     }
-    let Some(root) = object.as_object_mut() else { return };
+    let Some(root) = object.as_object_mut() else {
+        return;
+    };
     match (info.group, info.plural) {
         ("", "nodes") => {}
         ("", "pods") => {
@@ -48,7 +50,11 @@ pub fn decode_body(
     field_validation: Option<&str>,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let mode = bulwark_registry::strict::FieldValidation::from_query(field_validation)?;
-    let format = if yaml { bulwark_registry::strict::Format::Yaml } else { bulwark_registry::strict::Format::Json };
+    let format = if yaml {
+        bulwark_registry::strict::Format::Yaml
+    } else {
+        bulwark_registry::strict::Format::Json
+    };
     bulwark_registry::strict::decode(info, body, format, mode)
 }
 
@@ -61,7 +67,11 @@ pub fn apply_defaults(info: &'static ResourceInfo, object: &mut Value) {
     bulwark_registry::defaults::apply_defaults(info, object);
 }
 
-pub fn validate(info: &'static ResourceInfo, object: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+pub fn validate(
+    info: &'static ResourceInfo,
+    object: &Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
     let causes: Vec<StatusCause> = match old {
         None => bulwark_registry::validation::validate_create(info, object),
         Some(old) => bulwark_registry::validation::validate_update(info, object, old),

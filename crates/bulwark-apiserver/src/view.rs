@@ -21,7 +21,11 @@ pub fn present<'a>(info: &ResourceInfo, stored: &'a Value) -> Cow<'a, Value> {
 
 /// The object as it is stored.
 pub fn to_storage(info: &ResourceInfo, object: Value) -> Value {
-    if is_events_v1(info) { bulwark_registry::events::from_events_v1(&object) } else { object }
+    if is_events_v1(info) {
+        bulwark_registry::events::from_events_v1(&object)
+    } else {
+        object
+    }
 }
 
 /// The resource whose strategy (decoding, defaults, validation) applies to the stored form.

@@ -56,20 +56,43 @@ fn store_spec(args: &ServerArgs) -> Result<String> {
 }
 
 pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
     let spec = store_spec(args)?;
-    let store = bulwark_store::open_store(&spec).with_context(|| format!("cannot open storage {spec}"))?;
+    let store =
+        bulwark_store::open_store(&spec).with_context(|| format!("cannot open storage {spec}"))?;
     let listener = tokio::net::TcpListener::bind((args.bind_address, args.port))
         .await
-        .with_context(|| format!("cannot listen on {}:{} (is another cluster running? pick another --port)", args.bind_address, args.port))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (is another cluster running? pick another --port)",
+                args.bind_address, args.port
+            )
+        })?;
     let address = listener.local_addr()?;
-    let cache_config = CacheConfig { ring_events: args.watch_cache_events.max(1), ..CacheConfig::default() };
-    let server = ApiServer::start(Arc::clone(&store), Arc::new(SystemClock), cache_config, address.to_string())
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot start the API server: {}", error.message))?;
+    let cache_config = CacheConfig {
+        ring_events: args.watch_cache_events.max(1),
+        ..CacheConfig::default()
+    };
+    let server = ApiServer::start(
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        cache_config,
+        address.to_string(),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("cannot start the API server: {}", error.message))?;
     spawn_compaction(Arc::clone(&store), args);
-    Ok(ControlPlane { address, server, listener, store })
+    Ok(ControlPlane {
+        address,
+        server,
+        listener,
+        store,
+    })
 }
 
 /// Keeps storage history bounded; the watch cache, not the store, serves resuming watches.
@@ -88,7 +111,9 @@ fn spawn_compaction(store: Arc<dyn Store>, args: &ServerArgs) {
                     }
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "cannot read the store revision for compaction"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the store revision for compaction")
+                }
             }
         }
     });
@@ -107,14 +132,15 @@ impl ControlPlane {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate.recv() => {}

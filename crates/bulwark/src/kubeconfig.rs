@@ -31,7 +31,8 @@ preferences: {{}}
 /// Writes `DIR/kubeconfig` and returns its absolute path.
 pub fn write(data_dir: &Path, address: SocketAddr) -> Result<PathBuf> {
     let path = data_dir.join("kubeconfig");
-    std::fs::write(&path, render(address)).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, render(address))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(std::path::absolute(&path).unwrap_or(path))
 }
 

@@ -220,7 +220,10 @@ async fn every_acknowledged_write_survives_a_sigkill() {
         in_flight.extend(log.in_flight);
     }
     assert!(acks.len() >= ACKS_BEFORE_KILL);
-    eprintln!("{} writes acknowledged before the kill; requests cut off: {in_flight:?}", acks.len());
+    eprintln!(
+        "{} writes acknowledged before the kill; requests cut off: {in_flight:?}",
+        acks.len()
+    );
 
     tokio::task::block_in_place(|| cluster.launch());
     let api: Api<ConfigMap> = Api::namespaced(cluster.client().await, "default");

@@ -11,7 +11,12 @@ use common::{Cluster, DEADLINE, free_port};
 fn sigterm_stops_the_server_cleanly_even_with_open_watches() {
     let mut cluster = Cluster::start();
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\n";
-    assert!(cluster.kubectl_stdin(&["apply", "-f", "-"], manifest).status.success());
+    assert!(
+        cluster
+            .kubectl_stdin(&["apply", "-f", "-"], manifest)
+            .status
+            .success()
+    );
     let mut watch = cluster
         .kubectl_command()
         .args(["get", "configmaps", "-w"])
@@ -21,29 +26,43 @@ fn sigterm_stops_the_server_cleanly_even_with_open_watches() {
         .expect("start kubectl get -w");
     // kubectl prints the existing object after its list, then holds the watch open.
     let mut rows = BufReader::new(watch.stdout.take().expect("stdout")).lines();
-    let header = rows.next().expect("a header line").expect("readable output");
+    let header = rows
+        .next()
+        .expect("a header line")
+        .expect("readable output");
     assert!(header.starts_with("NAME"), "{header}");
     let row = rows.next().expect("a row").expect("readable output");
     assert!(row.starts_with("watched"), "{row}");
     let status = cluster.terminate();
     assert!(status.success(), "server exited with {status} on SIGTERM");
     // kubectl get -w exits 0 when the server closes the watch.
-    let exited = common::eventually("kubectl get -w to end", || watch.try_wait().expect("poll kubectl"));
+    let exited = common::eventually("kubectl get -w to end", || {
+        watch.try_wait().expect("poll kubectl")
+    });
     assert!(exited.success());
 }
 
 #[test]
 fn a_restarted_server_resumes_the_same_cluster() {
     let mut cluster = Cluster::start();
-    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  answer: \"42\"\n";
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  answer: \"42\"\n";
     let created = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     assert!(cluster.terminate().success());
     cluster.launch();
     let answer = cluster.ok(&["get", "configmap", "kept", "-o", "jsonpath={.data.answer}"]);
     assert_eq!(answer, "42");
     let namespaces = cluster.ok(&["get", "namespaces", "-o", "name"]);
-    assert_eq!(namespaces.lines().count(), 4, "system namespaces are not created twice: {namespaces}");
+    assert_eq!(
+        namespaces.lines().count(),
+        4,
+        "system namespaces are not created twice: {namespaces}"
+    );
 }
 
 #[test]
@@ -69,7 +88,9 @@ fn up_writes_a_kubeconfig_and_prints_how_to_use_it() {
         }
     });
     let export = loop {
-        let line = lines_rx.recv_timeout(DEADLINE).expect("bulwark up prints an export line");
+        let line = lines_rx
+            .recv_timeout(DEADLINE)
+            .expect("bulwark up prints an export line");
         if let Some(path) = line.strip_prefix("export KUBECONFIG=") {
             break path.to_string();
         }
@@ -84,8 +105,16 @@ fn up_writes_a_kubeconfig_and_prints_how_to_use_it() {
         .args(["get", "namespace", "default", "-o", "name"])
         .output()
         .expect("run kubectl");
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "namespace/default");
-    Command::new("kill").args(["-TERM", &up.id().to_string()]).status().expect("SIGTERM");
-    let status = common::eventually("bulwark up to stop", || up.try_wait().expect("poll bulwark up"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "namespace/default"
+    );
+    Command::new("kill")
+        .args(["-TERM", &up.id().to_string()])
+        .status()
+        .expect("SIGTERM");
+    let status = common::eventually("bulwark up to stop", || {
+        up.try_wait().expect("poll bulwark up")
+    });
     assert!(status.success(), "bulwark up exited with {status}");
 }

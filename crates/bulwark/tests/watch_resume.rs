@@ -8,7 +8,10 @@ use serde_json::Value;
 
 fn resource_version(body: &str) -> String {
     let object: Value = serde_json::from_str(body).expect("JSON object");
-    object["metadata"]["resourceVersion"].as_str().expect("resourceVersion").to_string()
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("resourceVersion")
+        .to_string()
 }
 
 #[test]
@@ -40,7 +43,9 @@ fn a_watch_from_before_a_restart_replays_what_happened_since() {
     cluster.kill();
     cluster.launch();
 
-    let path = format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={before}&timeoutSeconds=1");
+    let path = format!(
+        "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={before}&timeoutSeconds=1"
+    );
     let (code, body) = http_request(cluster.port, "GET", &path, &[], "").expect("watch");
     assert_eq!(code, 200);
     let events: Vec<Value> = body
@@ -48,8 +53,16 @@ fn a_watch_from_before_a_restart_replays_what_happened_since() {
         .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
         .filter(|event| event.get("type").is_some())
         .collect();
-    let first = events.first().unwrap_or_else(|| panic!("no events in {body:?}"));
-    assert_eq!(first["type"], "MODIFIED", "expected a replayed change, got {first}");
+    let first = events
+        .first()
+        .unwrap_or_else(|| panic!("no events in {body:?}"));
+    assert_eq!(
+        first["type"], "MODIFIED",
+        "expected a replayed change, got {first}"
+    );
     assert_eq!(first["object"]["data"]["step"], "2");
-    assert_eq!(first["object"]["metadata"]["resourceVersion"].as_str(), Some(after.as_str()));
+    assert_eq!(
+        first["object"]["metadata"]["resourceVersion"].as_str(),
+        Some(after.as_str())
+    );
 }

@@ -59,7 +59,8 @@ impl DeleteOptions {
             options.grace_period_seconds = incoming.query.integer("gracePeriodSeconds")?;
         }
         if options.propagation_policy.is_none() {
-            options.propagation_policy = incoming.query.get("propagationPolicy").map(str::to_string);
+            options.propagation_policy =
+                incoming.query.get("propagationPolicy").map(str::to_string);
         }
         if options.dry_run.is_none() && incoming.query.dry_run()? {
             options.dry_run = Some(vec!["All".into()]);
@@ -82,10 +83,14 @@ impl DeleteOptions {
         if let Some(dry_run) = &self.dry_run
             && dry_run.iter().any(|d| d != "All")
         {
-            return Err(invalid_options("dryRun: Unsupported value: supported values: \"All\"".into()));
+            return Err(invalid_options(
+                "dryRun: Unsupported value: supported values: \"All\"".into(),
+            ));
         }
         if self.grace_period_seconds.is_some_and(|g| g < 0) {
-            return Err(invalid_options("gracePeriodSeconds: Invalid value: must be >= 0".into()));
+            return Err(invalid_options(
+                "gracePeriodSeconds: Invalid value: must be >= 0".into(),
+            ));
         }
         Ok(())
     }
@@ -96,7 +101,16 @@ impl DeleteOptions {
 }
 
 fn invalid_options(message: String) -> ApiError {
-    ApiError::invalid("", "DeleteOptions", "", vec![bulwark_core::StatusCause::new("FieldValueInvalid", "", message)])
+    ApiError::invalid(
+        "",
+        "DeleteOptions",
+        "",
+        vec![bulwark_core::StatusCause::new(
+            "FieldValueInvalid",
+            "",
+            message,
+        )],
+    )
 }
 
 /// What a delete does to an object, decided from the object and the options.
@@ -114,28 +128,44 @@ enum Deletion {
 fn decide(info: &ResourceInfo, current: &Value, requested_grace: Option<i64>) -> Deletion {
     let is_pod = info.group.is_empty() && info.plural == "pods";
     let default_grace = if is_pod {
-        current.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
+        current
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30)
     } else {
         0
     };
     let mut grace = requested_grace.unwrap_or(default_grace).max(0);
     if is_pod {
-        let bound = current.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-        let finished = matches!(current.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let bound = current
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            current.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
         if !bound || finished {
             grace = 0;
         }
     } else {
         grace = 0;
     }
-    let has_finalizers = !object::finalizers(current).is_empty() || namespace_finalizers(info, current);
+    let has_finalizers =
+        !object::finalizers(current).is_empty() || namespace_finalizers(info, current);
     let terminating = object::is_terminating(current);
-    let current_grace = current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+    let current_grace = current
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64);
     match (terminating, has_finalizers, grace) {
         (_, false, 0) => Deletion::Remove,
-        (true, _, grace) if current_grace.is_some_and(|current| grace >= current) => Deletion::Unchanged,
+        (true, _, grace) if current_grace.is_some_and(|current| grace >= current) => {
+            Deletion::Unchanged
+        }
         (true, true, 0) if current_grace.is_none_or(|current| current == 0) => Deletion::Unchanged,
-        (_, _, grace) => Deletion::MarkTerminating { grace_seconds: grace },
+        (_, _, grace) => Deletion::MarkTerminating {
+            grace_seconds: grace,
+        },
     }
 }
 
@@ -143,11 +173,20 @@ fn decide(info: &ResourceInfo, current: &Value, requested_grace: Option<i64>) ->
 fn namespace_finalizers(info: &ResourceInfo, current: &Value) -> bool {
     info.group.is_empty()
         && info.plural == "namespaces"
-        && current.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+        && current
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
 }
 
-fn check_preconditions(info: &ResourceInfo, current: &Value, options: &DeleteOptions) -> Result<(), ApiError> {
-    let Some(preconditions) = &options.preconditions else { return Ok(()) };
+fn check_preconditions(
+    info: &ResourceInfo,
+    current: &Value,
+    options: &DeleteOptions,
+) -> Result<(), ApiError> {
+    let Some(preconditions) = &options.preconditions else {
+        return Ok(());
+    };
     let name = object::name(current).unwrap_or_default();
     if let Some(uid) = &preconditions.uid
         && Some(uid.as_str()) != object::uid(current)
@@ -155,7 +194,10 @@ fn check_preconditions(info: &ResourceInfo, current: &Value, options: &DeleteOpt
         return Err(ApiError::conflict(
             &info.qualified_plural(),
             name,
-            &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", object::uid(current).unwrap_or_default()),
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                object::uid(current).unwrap_or_default()
+            ),
         ));
     }
     if let Some(rv) = &preconditions.resource_version
@@ -174,7 +216,11 @@ fn check_preconditions(info: &ResourceInfo, current: &Value, options: &DeleteOpt
 }
 
 /// Deletes (or starts deleting) one object; returns its last or terminating state.
-pub async fn delete_object(server: &ApiServer, path: &ResourcePath, options: &DeleteOptions) -> Result<Value, ApiError> {
+pub async fn delete_object(
+    server: &ApiServer,
+    path: &ResourcePath,
+    options: &DeleteOptions,
+) -> Result<Value, ApiError> {
     let info = view::storage_resource(path.resource);
     let name = path.name.as_deref().unwrap_or_default();
     let key = info.key(path.namespace.as_deref(), name);
@@ -194,7 +240,9 @@ pub async fn delete_object(server: &ApiServer, path: &ResourcePath, options: &De
                         return Ok(gone);
                     }
                     Err(bulwark_store::Error::Conflict { .. }) => continue,
-                    Err(bulwark_store::Error::NotFound(_)) => return Err(ApiError::not_found(&info.qualified_plural(), name)),
+                    Err(bulwark_store::Error::NotFound(_)) => {
+                        return Err(ApiError::not_found(&info.qualified_plural(), name));
+                    }
                     Err(other) => return Err(object::storage_error(other)),
                 }
             }
@@ -203,27 +251,47 @@ pub async fn delete_object(server: &ApiServer, path: &ResourcePath, options: &De
                 if options.dry_run() {
                     return Ok(marked);
                 }
-                match server.store.update(&key, super::write::encode(&marked), revision).await {
+                match server
+                    .store
+                    .update(&key, super::write::encode(&marked), revision)
+                    .await
+                {
                     Ok(new_revision) => {
                         let mut marked = marked;
                         object::set_resource_version(&mut marked, new_revision);
                         return Ok(marked);
                     }
                     Err(bulwark_store::Error::Conflict { .. }) => continue,
-                    Err(bulwark_store::Error::NotFound(_)) => return Err(ApiError::not_found(&info.qualified_plural(), name)),
+                    Err(bulwark_store::Error::NotFound(_)) => {
+                        return Err(ApiError::not_found(&info.qualified_plural(), name));
+                    }
                     Err(other) => return Err(object::storage_error(other)),
                 }
             }
         }
     }
-    Err(ApiError::conflict(&info.qualified_plural(), name, "too many concurrent updates; please retry"))
+    Err(ApiError::conflict(
+        &info.qualified_plural(),
+        name,
+        "too many concurrent updates; please retry",
+    ))
 }
 
-fn mark_terminating(server: &ApiServer, info: &ResourceInfo, mut current: Value, grace_seconds: i64) -> Value {
+fn mark_terminating(
+    server: &ApiServer,
+    info: &ResourceInfo,
+    mut current: Value,
+    grace_seconds: i64,
+) -> Value {
     let now = server.clock.now();
-    let deadline = now.checked_add(jiff::SignedDuration::from_secs(grace_seconds)).unwrap_or(now);
+    let deadline = now
+        .checked_add(jiff::SignedDuration::from_secs(grace_seconds))
+        .unwrap_or(now);
     let keep_existing = object::is_terminating(&current)
-        && current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).is_some_and(|g| g <= grace_seconds);
+        && current
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .is_some_and(|g| g <= grace_seconds);
     {
         let meta = object::metadata_mut(&mut current);
         if !keep_existing {
@@ -237,14 +305,24 @@ fn mark_terminating(server: &ApiServer, info: &ResourceInfo, mut current: Value,
     current
 }
 
-pub async fn delete(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn delete(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let options = DeleteOptions::from_request(incoming)?;
     let object = delete_object(server, path, &options).await?;
     let presented = view::present(path.resource, &object);
-    Ok(Reply::ok(render_object(server, path, incoming, &presented)?))
+    Ok(Reply::ok(render_object(
+        server, path, incoming, &presented,
+    )?))
 }
 
-pub async fn delete_collection(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn delete_collection(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let options = DeleteOptions::from_request(incoming)?;
     let filter = Filter::from_query(path, &incoming.query)?;
     server.cache.sync().await?;
@@ -273,7 +351,14 @@ pub async fn delete_collection(server: &Arc<ApiServer>, path: &ResourcePath, inc
     let representation = negotiate::representation(incoming.header(http::header::ACCEPT))?;
     let refs: Vec<&Value> = deleted.iter().collect();
     let metadata = json!({"resourceVersion": server.cache.revision().to_string()});
-    Ok(Reply::ok(print::many(server, path.resource, representation, incoming, &refs, metadata)))
+    Ok(Reply::ok(print::many(
+        server,
+        path.resource,
+        representation,
+        incoming,
+        &refs,
+        metadata,
+    )))
 }
 
 #[cfg(test)]
@@ -293,7 +378,10 @@ mod tests {
     #[test]
     fn bound_pods_get_their_grace_period() {
         let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1", "terminationGracePeriodSeconds": 45}});
-        assert_eq!(decide(pods(), &pod, None), Deletion::MarkTerminating { grace_seconds: 45 });
+        assert_eq!(
+            decide(pods(), &pod, None),
+            Deletion::MarkTerminating { grace_seconds: 45 }
+        );
         assert_eq!(decide(pods(), &pod, Some(0)), Deletion::Remove);
     }
 
@@ -301,7 +389,10 @@ mod tests {
     fn finalizers_hold_any_object() {
         let configmaps = bulwark_core::resource::find("", "v1", "configmaps").unwrap();
         let held = json!({"metadata": {"name": "c", "finalizers": ["example.com/hold"]}});
-        assert_eq!(decide(configmaps, &held, None), Deletion::MarkTerminating { grace_seconds: 0 });
+        assert_eq!(
+            decide(configmaps, &held, None),
+            Deletion::MarkTerminating { grace_seconds: 0 }
+        );
         let terminating = json!({"metadata": {"name": "c", "finalizers": ["x"], "deletionTimestamp": "2026-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0}});
         assert_eq!(decide(configmaps, &terminating, None), Deletion::Unchanged);
     }
@@ -309,7 +400,10 @@ mod tests {
     #[test]
     fn a_shorter_grace_period_shortens_a_terminating_pod() {
         let pod = json!({"metadata": {"name": "p", "deletionTimestamp": "2026-01-01T00:00:30Z", "deletionGracePeriodSeconds": 30}, "spec": {"nodeName": "n1"}});
-        assert_eq!(decide(pods(), &pod, Some(5)), Deletion::MarkTerminating { grace_seconds: 5 });
+        assert_eq!(
+            decide(pods(), &pod, Some(5)),
+            Deletion::MarkTerminating { grace_seconds: 5 }
+        );
         assert_eq!(decide(pods(), &pod, Some(60)), Deletion::Unchanged);
         assert_eq!(decide(pods(), &pod, Some(0)), Deletion::Remove);
     }
@@ -317,7 +411,11 @@ mod tests {
     #[test]
     fn namespaces_wait_for_their_finalizer() {
         let namespaces = bulwark_core::resource::find("", "v1", "namespaces").unwrap();
-        let namespace = json!({"metadata": {"name": "team"}, "spec": {"finalizers": ["kubernetes"]}});
-        assert_eq!(decide(namespaces, &namespace, None), Deletion::MarkTerminating { grace_seconds: 0 });
+        let namespace =
+            json!({"metadata": {"name": "team"}, "spec": {"finalizers": ["kubernetes"]}});
+        assert_eq!(
+            decide(namespaces, &namespace, None),
+            Deletion::MarkTerminating { grace_seconds: 0 }
+        );
     }
 }

@@ -20,7 +20,11 @@ use crate::discovery;
 use crate::http::{Incoming, Reply};
 use crate::request::{ResourcePath, Route};
 
-pub async fn dispatch(server: &Arc<ApiServer>, route: Route, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn dispatch(
+    server: &Arc<ApiServer>,
+    route: Route,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     match route {
         Route::Resource(path) => resource(server, path, incoming).await,
         other if incoming.method != Method::GET && incoming.method != Method::HEAD => {
@@ -31,30 +35,50 @@ pub async fn dispatch(server: &Arc<ApiServer>, route: Route, incoming: &Incoming
             )))
         }
         Route::Version => Ok(Reply::ok(discovery::version())),
-        Route::Health(_) => Ok(Reply::Text { status: StatusCode::OK, body: "ok".into() }),
-        Route::LegacyRoot => Ok(Reply::ok(discovery::legacy_versions(&server.advertise_address))),
+        Route::Health(_) => Ok(Reply::Text {
+            status: StatusCode::OK,
+            body: "ok".into(),
+        }),
+        Route::LegacyRoot => Ok(Reply::ok(discovery::legacy_versions(
+            &server.advertise_address,
+        ))),
         Route::GroupsRoot => Ok(Reply::ok(discovery::group_list())),
-        Route::Group(group) => discovery::group(&group).map(Reply::ok).ok_or_else(not_found),
-        Route::GroupVersion { group, version } => {
-            discovery::resource_list(&group, &version).map(Reply::ok).ok_or_else(not_found)
-        }
+        Route::Group(group) => discovery::group(&group)
+            .map(Reply::ok)
+            .ok_or_else(not_found),
+        Route::GroupVersion { group, version } => discovery::resource_list(&group, &version)
+            .map(Reply::ok)
+            .ok_or_else(not_found),
         Route::OpenApiIndex => Ok(Reply::ok(bulwark_registry::openapi::index().clone())),
         Route::OpenApiDocument(path) => bulwark_registry::openapi::document_bytes(&path)
-            .map(|body| Reply::RawJson { status: StatusCode::OK, body: axum::body::Bytes::from_static(body) })
+            .map(|body| Reply::RawJson {
+                status: StatusCode::OK,
+                body: axum::body::Bytes::from_static(body),
+            })
             .ok_or_else(not_found),
         Route::OpenApiV2 => Err(not_found()),
     }
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
-async fn resource(server: &Arc<ApiServer>, path: ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+async fn resource(
+    server: &Arc<ApiServer>,
+    path: ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let method = &incoming.method;
     let subresource = path.subresource.as_deref();
     match (method.as_str(), path.name.is_some(), subresource) {
-        ("GET", false, None) if incoming.query.flag("watch") => watch::watch(server, &path, incoming).await,
+        ("GET", false, None) if incoming.query.flag("watch") => {
+            watch::watch(server, &path, incoming).await
+        }
         ("GET", false, None) => list::list(server, &path, incoming).await,
         ("GET", true, None | Some("status")) => list::get(server, &path, incoming).await,
         ("GET", true, Some("scale")) => subresource::get_scale(server, &path).await,
@@ -84,5 +108,11 @@ pub fn render_object(
     object: &Value,
 ) -> Result<Value, ApiError> {
     let representation = crate::negotiate::representation(incoming.header(http::header::ACCEPT))?;
-    Ok(print::one(server, path.resource, representation, incoming, object))
+    Ok(print::one(
+        server,
+        path.resource,
+        representation,
+        incoming,
+        object,
+    ))
 }

@@ -19,7 +19,11 @@ use crate::request::ResourcePath;
 use crate::strategy;
 use crate::view;
 
-pub async fn patch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn patch(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let format = negotiate::body_format(incoming.header(http::header::CONTENT_TYPE))?;
     let options = WriteOptions::from_request(incoming)?;
     let info = path.resource;
@@ -28,7 +32,9 @@ pub async fn patch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
     let patched = match format {
         BodyFormat::ApplyPatch => server_side_apply(server, path, incoming, &options).await?,
         BodyFormat::Json | BodyFormat::Yaml => {
-            return Err(ApiError::unsupported_media_type(incoming.header(http::header::CONTENT_TYPE).unwrap_or("")));
+            return Err(ApiError::unsupported_media_type(
+                incoming.header(http::header::CONTENT_TYPE).unwrap_or(""),
+            ));
         }
         _ => {
             let patch: Value = serde_json::from_slice(&incoming.body)
@@ -60,10 +66,14 @@ const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 /// operations are 422.
 fn check_json_patch_document(patch: &Value) -> Result<(), ApiError> {
     let Some(operations) = patch.as_array() else {
-        return Err(ApiError::bad_request("json: cannot unmarshal non-array into Go value of type jsonpatch.Patch"));
+        return Err(ApiError::bad_request(
+            "json: cannot unmarshal non-array into Go value of type jsonpatch.Patch",
+        ));
     };
     if operations.iter().any(|operation| !operation.is_object()) {
-        return Err(ApiError::bad_request("json: cannot unmarshal non-object into Go value of type jsonpatch.Operation"));
+        return Err(ApiError::bad_request(
+            "json: cannot unmarshal non-object into Go value of type jsonpatch.Operation",
+        ));
     }
     if operations.len() > MAX_JSON_PATCH_OPERATIONS {
         return Err(ApiError::too_large(format!(
@@ -75,12 +85,18 @@ fn check_json_patch_document(patch: &Value) -> Result<(), ApiError> {
 }
 
 /// A patch that sets `metadata.resourceVersion` makes it a precondition, as upstream.
-fn check_pinned_version(path: &ResourcePath, current: &Value, proposed: &Value) -> Result<(), ApiError> {
+fn check_pinned_version(
+    path: &ResourcePath,
+    current: &Value,
+    proposed: &Value,
+) -> Result<(), ApiError> {
     match object::resource_version(proposed) {
-        Some(pinned) if Some(pinned) != object::resource_version(current) => Err(ApiError::stale_object(
-            &path.resource.qualified_plural(),
-            path.name.as_deref().unwrap_or_default(),
-        )),
+        Some(pinned) if Some(pinned) != object::resource_version(current) => {
+            Err(ApiError::stale_object(
+                &path.resource.qualified_plural(),
+                path.name.as_deref().unwrap_or_default(),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -102,8 +118,17 @@ fn apply_patch(
     patch: &Value,
 ) -> Result<Value, ApiError> {
     match format {
-        BodyFormat::JsonPatch => bulwark_patch::json_patch::apply(current, patch)
-            .map_err(|error| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {error}"))),
+        BodyFormat::JsonPatch => {
+            bulwark_patch::json_patch::apply(current, patch).map_err(|error| {
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!(
+                        "the server rejected our request due to an error in our request: {error}"
+                    ),
+                )
+            })
+        }
         BodyFormat::MergePatch => {
             if !patch.is_object() {
                 return Err(ApiError::bad_request("a merge patch must be a JSON object"));
@@ -112,7 +137,9 @@ fn apply_patch(
         }
         BodyFormat::StrategicMergePatch => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request("a strategic merge patch must be a JSON object"));
+                return Err(ApiError::bad_request(
+                    "a strategic merge patch must be a JSON object",
+                ));
             }
             managed::strategic_merge(info, current, patch)
         }
@@ -135,8 +162,12 @@ async fn server_side_apply(
         ));
     }
     let force = incoming.query.flag("force");
-    let (mut config, _warnings) =
-        strategy::decode_body(info, &incoming.body, true, options.field_validation.as_deref())?;
+    let (mut config, _warnings) = strategy::decode_body(
+        info,
+        &incoming.body,
+        true,
+        options.field_validation.as_deref(),
+    )?;
     write::check_type_meta(info, &mut config, info.kind)?;
     let url_name = path.name.as_deref().unwrap_or_default();
     if object::name(&config).is_some_and(|name| name != url_name) {
@@ -148,8 +179,17 @@ async fn server_side_apply(
     match read_current(server, path).await {
         Err(error) if error.code == 404 && path.subresource.is_none() => {
             let now = bulwark_core::clock::format_time(server.clock.now());
-            let mut created = managed::apply(info, None, &config, &options.field_manager, force, None, &now)?;
-            object::metadata_mut(&mut created).insert("name".into(), Value::String(url_name.to_string()));
+            let mut created = managed::apply(
+                info,
+                None,
+                &config,
+                &options.field_manager,
+                force,
+                None,
+                &now,
+            )?;
+            object::metadata_mut(&mut created)
+                .insert("name".into(), Value::String(url_name.to_string()));
             let create_options = WriteOptions {
                 dry_run: options.dry_run,
                 field_manager: options.field_manager.clone(),
@@ -171,7 +211,15 @@ async fn server_side_apply(
     };
     guaranteed_update(server, path, target, &apply_options, |current| {
         let presented = view::present(info, current);
-        let merged = managed::apply(info, Some(&presented), &config, &options.field_manager, force, path.subresource.as_deref(), &now)?;
+        let merged = managed::apply(
+            info,
+            Some(&presented),
+            &config,
+            &options.field_manager,
+            force,
+            path.subresource.as_deref(),
+            &now,
+        )?;
         Ok(view::to_storage(info, merged))
     })
     .await

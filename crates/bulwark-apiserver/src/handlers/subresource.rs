@@ -19,10 +19,18 @@ use crate::request::ResourcePath;
 /// The autoscaling/v1 Scale view of a workload.
 pub fn scale_of(parent: &Value) -> Value {
     let meta = object::metadata(parent);
-    let pick = |field: &str| meta.and_then(|m| m.get(field)).cloned().unwrap_or(Value::Null);
+    let pick = |field: &str| {
+        meta.and_then(|m| m.get(field))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let selector = parent
         .pointer("/spec/selector")
-        .map(|selector| bulwark_core::selector::LabelSelector::from_json(Some(selector)).map(|s| s.to_string()).unwrap_or_default())
+        .map(|selector| {
+            bulwark_core::selector::LabelSelector::from_json(Some(selector))
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        })
         .unwrap_or_default();
     json!({
         "kind": "Scale",
@@ -43,7 +51,10 @@ pub fn scale_of(parent: &Value) -> Value {
 }
 
 fn main_path(path: &ResourcePath) -> ResourcePath {
-    ResourcePath { subresource: None, ..path.clone() }
+    ResourcePath {
+        subresource: None,
+        ..path.clone()
+    }
 }
 
 pub async fn get_scale(server: &Arc<ApiServer>, path: &ResourcePath) -> Result<Reply, ApiError> {
@@ -83,7 +94,10 @@ async fn write_scale(
         if let Some(pinned) = object::resource_version(&desired)
             && Some(pinned) != object::resource_version(current)
         {
-            return Err(ApiError::stale_object(&path.resource.qualified_plural(), &name));
+            return Err(ApiError::stale_object(
+                &path.resource.qualified_plural(),
+                &name,
+            ));
         }
         let replicas = desired_replicas(&desired, &name)?;
         let mut next = current.clone();
@@ -94,13 +108,21 @@ async fn write_scale(
     Ok(Reply::ok(scale_of(&updated)))
 }
 
-pub async fn replace_scale(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn replace_scale(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let body: Value = serde_json::from_slice(&incoming.body)
         .map_err(|error| ApiError::bad_request(format!("error decoding Scale: {error}")))?;
     write_scale(server, path, incoming, |_| Ok(body.clone())).await
 }
 
-pub async fn patch_scale(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn patch_scale(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let format = negotiate::body_format(incoming.header(http::header::CONTENT_TYPE))?;
     let patch: Value = serde_json::from_slice(&incoming.body)
         .map_err(|error| ApiError::bad_request(format!("error decoding patch: {error}")))?;
@@ -111,19 +133,38 @@ pub async fn patch_scale(server: &Arc<ApiServer>, path: &ResourcePath, incoming:
         BodyFormat::MergePatch | BodyFormat::StrategicMergePatch | BodyFormat::ApplyPatch => {
             Ok(bulwark_patch::merge_patch::apply(scale, &patch))
         }
-        BodyFormat::Json | BodyFormat::Yaml => Err(ApiError::unsupported_media_type("application/json")),
+        BodyFormat::Json | BodyFormat::Yaml => {
+            Err(ApiError::unsupported_media_type("application/json"))
+        }
     })
     .await
 }
 
 /// `pods/{name}/binding`: assigns a pending pod to a node, exactly once.
-pub async fn bind(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn bind(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let binding: Value = serde_json::from_slice(&incoming.body)
         .map_err(|error| ApiError::bad_request(format!("error decoding Binding: {error}")))?;
     let name = path.name.clone().unwrap_or_default();
-    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if node.is_empty() {
-        return Err(ApiError::invalid("", "Binding", &name, vec![StatusCause::new("FieldValueRequired", "target.name", "Required value")]));
+        return Err(ApiError::invalid(
+            "",
+            "Binding",
+            &name,
+            vec![StatusCause::new(
+                "FieldValueRequired",
+                "target.name",
+                "Required value",
+            )],
+        ));
     }
     if let Some(body_name) = binding.pointer("/metadata/name").and_then(Value::as_str)
         && body_name != name
@@ -159,7 +200,9 @@ fn set_condition(pod: &mut Value, condition: Value) {
     if !status.get("conditions").is_some_and(Value::is_array) {
         status["conditions"] = json!([]);
     }
-    let conditions = status["conditions"].as_array_mut().expect("made an array above");
+    let conditions = status["conditions"]
+        .as_array_mut()
+        .expect("made an array above");
     conditions.retain(|existing| existing.get("type") != condition.get("type"));
     conditions.push(condition);
 }
@@ -181,7 +224,11 @@ async fn raw_update(
         if dry_run {
             return Ok(object);
         }
-        match server.store.update(&key, super::write::encode(&object), revision).await {
+        match server
+            .store
+            .update(&key, super::write::encode(&object), revision)
+            .await
+        {
             Ok(new_revision) => {
                 object::set_resource_version(&mut object, new_revision);
                 return Ok(object);
@@ -190,14 +237,22 @@ async fn raw_update(
             Err(other) => return Err(object::storage_error(other)),
         }
     }
-    Err(ApiError::conflict(&info.qualified_plural(), name, "too many concurrent updates; please retry"))
+    Err(ApiError::conflict(
+        &info.qualified_plural(),
+        name,
+        "too many concurrent updates; please retry",
+    ))
 }
 
 /// `pods/{name}/eviction`: a delete that honours the Eviction's DeleteOptions.
 ///
 /// Disruption budgets are consulted by the disruption controller's eviction rules (issue 6);
 /// until then an eviction deletes like a plain delete.
-pub async fn evict(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn evict(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let eviction: Value = serde_json::from_slice(&incoming.body)
         .map_err(|error| ApiError::bad_request(format!("error decoding Eviction: {error}")))?;
     let name = path.name.clone().unwrap_or_default();
@@ -219,8 +274,14 @@ pub async fn evict(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
 pub async fn log(server: &Arc<ApiServer>, path: &ResourcePath) -> Result<Reply, ApiError> {
     let (pod, _) = read_current(server, &main_path(path)).await?;
     let name = path.name.as_deref().unwrap_or_default();
-    match pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-        None => Err(ApiError::bad_request(format!("pod {name} does not have a host assigned"))),
+    match pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        None => Err(ApiError::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        ))),
         Some(node) => Err(ApiError::service_unavailable(format!(
             "the node agent on {node} cannot be reached for logs of pod {name}"
         ))),

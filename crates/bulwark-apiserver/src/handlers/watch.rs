@@ -37,11 +37,19 @@ struct Watcher {
     outbox: mpsc::Sender<Result<Bytes, std::io::Error>>,
 }
 
-pub async fn watch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn watch(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let representation = negotiate::representation(incoming.header(http::header::ACCEPT))?;
     let filter = Filter::from_query(path, &incoming.query)?;
     let send_initial_events = incoming.query.flag("sendInitialEvents");
-    let start = match incoming.query.get("resourceVersion").filter(|rv| !rv.is_empty()) {
+    let start = match incoming
+        .query
+        .get("resourceVersion")
+        .filter(|rv| !rv.is_empty())
+    {
         None | Some("0") => WatchStart::CurrentState,
         Some(_) if send_initial_events => WatchStart::CurrentState,
         Some(raw) => WatchStart::After(super::list::parse_resource_version(raw)?),
@@ -50,7 +58,9 @@ pub async fn watch(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Inco
         .query
         .integer("timeoutSeconds")?
         .filter(|seconds| *seconds > 0)
-        .map_or(DEFAULT_TIMEOUT, |seconds| Duration::from_secs(seconds.unsigned_abs()));
+        .map_or(DEFAULT_TIMEOUT, |seconds| {
+            Duration::from_secs(seconds.unsigned_abs())
+        });
     let (outbox, inbox) = mpsc::channel(OUTBOX_EVENTS);
     let subscription = match server.cache.subscribe(path.resource, start).await {
         Ok(subscription) => subscription,
@@ -138,7 +148,10 @@ impl Watcher {
     /// Sends one cache event if it concerns this watcher; false once the client is gone.
     async fn forward(&self, event: &CacheEvent) -> bool {
         let now_matches = self.filter.matches(&event.object);
-        let was_matching = event.previous.as_deref().is_some_and(|previous| self.filter.matches(previous));
+        let was_matching = event
+            .previous
+            .as_deref()
+            .is_some_and(|previous| self.filter.matches(previous));
         let event_type = match (event.event_type, was_matching, now_matches) {
             (EventType::Deleted, true, _) | (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Deleted, false, false) => return true,
@@ -148,11 +161,14 @@ impl Watcher {
             (_, false, false) => return true,
         };
         let object = crate::view::present(self.path.resource, &event.object);
-        if self.representation == Representation::Object && matches!(object, std::borrow::Cow::Borrowed(_)) {
+        if self.representation == Representation::Object
+            && matches!(object, std::borrow::Cow::Borrowed(_))
+        {
             return self.send_encoded(event_type, event.encoded_object()).await;
         }
         let rendered = self.render(&object);
-        self.send(json!({"type": event_type.as_str(), "object": rendered})).await
+        self.send(json!({"type": event_type.as_str(), "object": rendered}))
+            .await
     }
 
     /// Sends an event whose object is already serialised (shared by every watcher).
@@ -176,7 +192,13 @@ impl Watcher {
                     _ => bulwark_registry::table::IncludeObject::Metadata,
                 };
                 let metadata = json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
-                bulwark_registry::table::table(self.path.resource, [object], self.server.clock.now(), include, metadata)
+                bulwark_registry::table::table(
+                    self.path.resource,
+                    [object],
+                    self.server.clock.now(),
+                    include,
+                    metadata,
+                )
             }
         }
     }
@@ -187,8 +209,10 @@ impl Watcher {
         if initial_events_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let object = json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": metadata});
-        self.send(json!({"type": "BOOKMARK", "object": object})).await
+        let object =
+            json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": metadata});
+        self.send(json!({"type": "BOOKMARK", "object": object}))
+            .await
     }
 
     async fn send(&self, event: Value) -> bool {

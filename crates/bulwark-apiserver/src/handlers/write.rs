@@ -86,15 +86,33 @@ fn field_manager(incoming: &Incoming) -> Result<String, ApiError> {
         }
         return Ok(manager.to_string());
     }
-    let agent = incoming.header(http::header::USER_AGENT).unwrap_or("unknown");
-    let manager: String = agent.split('/').next().unwrap_or("unknown").chars().take(128).collect();
-    Ok(if manager.is_empty() { "unknown".into() } else { manager })
+    let agent = incoming
+        .header(http::header::USER_AGENT)
+        .unwrap_or("unknown");
+    let manager: String = agent
+        .split('/')
+        .next()
+        .unwrap_or("unknown")
+        .chars()
+        .take(128)
+        .collect();
+    Ok(if manager.is_empty() {
+        "unknown".into()
+    } else {
+        manager
+    })
 }
 
 /// Checks `apiVersion`/`kind` in a body against the resource addressed, filling them if absent.
-pub fn check_type_meta(info: &ResourceInfo, object: &mut Value, expected_kind: &str) -> Result<(), ApiError> {
+pub fn check_type_meta(
+    info: &ResourceInfo,
+    object: &mut Value,
+    expected_kind: &str,
+) -> Result<(), ApiError> {
     let Some(root) = object.as_object_mut() else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     let api_version = info.api_version();
     match root.get("apiVersion").and_then(Value::as_str) {
@@ -124,7 +142,11 @@ pub fn check_type_meta(info: &ResourceInfo, object: &mut Value, expected_kind: &
 }
 
 /// Checks the body's namespace against the URL's, filling it if absent.
-fn check_namespace(info: &ResourceInfo, path_namespace: Option<&str>, object: &mut Value) -> Result<(), ApiError> {
+fn check_namespace(
+    info: &ResourceInfo,
+    path_namespace: Option<&str>,
+    object: &mut Value,
+) -> Result<(), ApiError> {
     let meta = object::metadata_mut(object);
     if !info.namespaced() {
         meta.remove("namespace");
@@ -157,11 +179,20 @@ fn body_is_yaml(incoming: &Incoming) -> Result<bool, ApiError> {
     ))
 }
 
-pub async fn create(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn create(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let options = WriteOptions::from_request(incoming)?;
     let yaml = body_is_yaml(incoming)?;
     let info = path.resource;
-    let (mut body, warnings) = strategy::decode_body(info, &incoming.body, yaml, options.field_validation.as_deref())?;
+    let (mut body, warnings) = strategy::decode_body(
+        info,
+        &incoming.body,
+        yaml,
+        options.field_validation.as_deref(),
+    )?;
     check_type_meta(info, &mut body, info.kind)?;
     let created = create_object(server, path, body, &options).await?;
     let presented = view::present(info, &created);
@@ -192,11 +223,21 @@ pub async fn create_object(
 }
 
 /// The server-managed metadata a new object gets, then defaults and validation.
-fn prepare_create(server: &ApiServer, info: &'static ResourceInfo, object: &mut Value, options: &WriteOptions) -> Result<(), ApiError> {
+fn prepare_create(
+    server: &ApiServer,
+    info: &'static ResourceInfo,
+    object: &mut Value,
+    options: &WriteOptions,
+) -> Result<(), ApiError> {
     let now = format_time(server.clock.now());
     {
         let meta = object::metadata_mut(object);
-        for server_owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for server_owned in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             meta.remove(server_owned);
         }
         if !options.managed_by_apply {
@@ -211,13 +252,19 @@ fn prepare_create(server: &ApiServer, info: &'static ResourceInfo, object: &mut 
         }
     }
     let has_name = object::name(object).is_some();
-    let generate_name = object::meta_str(object, "generateName").unwrap_or_default().to_string();
+    let generate_name = object::meta_str(object, "generateName")
+        .unwrap_or_default()
+        .to_string();
     if !has_name && generate_name.is_empty() {
         return Err(ApiError::invalid(
             info.group,
             info.kind,
             "",
-            vec![StatusCause::new("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")],
+            vec![StatusCause::new(
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )],
         ));
     }
     if !has_name {
@@ -244,10 +291,16 @@ async fn commit_create(
     mut object: Value,
 ) -> Result<Value, ApiError> {
     let generated = object::name(&object).is_none();
-    let attempts = if generated { MAX_GENERATE_NAME_ATTEMPTS } else { 1 };
+    let attempts = if generated {
+        MAX_GENERATE_NAME_ATTEMPTS
+    } else {
+        1
+    };
     for _ in 0..attempts {
         if generated {
-            let base = object::meta_str(&object, "generateName").unwrap_or_default().to_string();
+            let base = object::meta_str(&object, "generateName")
+                .unwrap_or_default()
+                .to_string();
             object::metadata_mut(&mut object).insert("name".into(), json!(generate_name(&base)));
         }
         let name = object::name(&object).unwrap_or_default().to_string();
@@ -264,14 +317,19 @@ async fn commit_create(
             Err(other) => return Err(object::storage_error(other)),
         }
     }
-    Err(ApiError::already_exists(&info.qualified_plural(), object::name(&object).unwrap_or_default()))
+    Err(ApiError::already_exists(
+        &info.qualified_plural(),
+        object::name(&object).unwrap_or_default(),
+    ))
 }
 
 fn generate_name(base: &str) -> String {
     use rand::RngExt;
     let mut rng = rand::rng();
     let suffix: String = (0..5)
-        .map(|_| GENERATED_SUFFIX_ALPHABET[rng.random_range(0..GENERATED_SUFFIX_ALPHABET.len())] as char)
+        .map(|_| {
+            GENERATED_SUFFIX_ALPHABET[rng.random_range(0..GENERATED_SUFFIX_ALPHABET.len())] as char
+        })
         .collect();
     // Upstream trims the base so the whole name stays within 63 characters.
     let base: String = base.chars().take(58).collect();
@@ -286,10 +344,21 @@ pub fn encode(object: &Value) -> Bytes {
 }
 
 /// Namespace lifecycle admission: the namespace must exist and not be terminating.
-async fn admit_namespace(server: &ApiServer, info: &ResourceInfo, namespace: &str, object: &Value) -> Result<(), ApiError> {
-    let namespaces = bulwark_core::resource::find("", "v1", "namespaces").expect("namespaces are always served");
+async fn admit_namespace(
+    server: &ApiServer,
+    info: &ResourceInfo,
+    namespace: &str,
+    object: &Value,
+) -> Result<(), ApiError> {
+    let namespaces =
+        bulwark_core::resource::find("", "v1", "namespaces").expect("namespaces are always served");
     let key = namespaces.key(None, namespace);
-    let Some(kv) = server.store.get(&key).await.map_err(object::storage_error)? else {
+    let Some(kv) = server
+        .store
+        .get(&key)
+        .await
+        .map_err(object::storage_error)?
+    else {
         return Err(ApiError::not_found("namespaces", namespace));
     };
     let stored: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
@@ -311,11 +380,20 @@ async fn admit_namespace(server: &ApiServer, info: &ResourceInfo, namespace: &st
     Ok(())
 }
 
-pub async fn replace(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &Incoming) -> Result<Reply, ApiError> {
+pub async fn replace(
+    server: &Arc<ApiServer>,
+    path: &ResourcePath,
+    incoming: &Incoming,
+) -> Result<Reply, ApiError> {
     let options = WriteOptions::from_request(incoming)?;
     let yaml = body_is_yaml(incoming)?;
     let info = path.resource;
-    let (mut body, warnings) = strategy::decode_body(info, &incoming.body, yaml, options.field_validation.as_deref())?;
+    let (mut body, warnings) = strategy::decode_body(
+        info,
+        &incoming.body,
+        yaml,
+        options.field_validation.as_deref(),
+    )?;
     check_type_meta(info, &mut body, info.kind)?;
     let body = view::to_storage(info, body);
     let pinned = object::resource_version(&body);
@@ -324,7 +402,10 @@ pub async fn replace(server: &Arc<ApiServer>, path: &ResourcePath, incoming: &In
         if let Some(pinned) = pinned
             && Some(pinned) != object::resource_version(current)
         {
-            return Err(ApiError::stale_object(&info.qualified_plural(), path.name.as_deref().unwrap_or_default()));
+            return Err(ApiError::stale_object(
+                &info.qualified_plural(),
+                path.name.as_deref().unwrap_or_default(),
+            ));
         }
         Ok(body.clone())
     })
@@ -364,7 +445,9 @@ pub async fn guaranteed_update(
                     Ok(gone)
                 }
                 Err(bulwark_store::Error::Conflict { .. }) => continue,
-                Err(bulwark_store::Error::NotFound(_)) => Err(ApiError::not_found(&info.qualified_plural(), name)),
+                Err(bulwark_store::Error::NotFound(_)) => {
+                    Err(ApiError::not_found(&info.qualified_plural(), name))
+                }
                 Err(other) => Err(object::storage_error(other)),
             };
         }
@@ -375,11 +458,17 @@ pub async fn guaranteed_update(
                 return Ok(next);
             }
             Err(bulwark_store::Error::Conflict { .. }) => continue,
-            Err(bulwark_store::Error::NotFound(_)) => return Err(ApiError::not_found(&info.qualified_plural(), name)),
+            Err(bulwark_store::Error::NotFound(_)) => {
+                return Err(ApiError::not_found(&info.qualified_plural(), name));
+            }
             Err(other) => return Err(object::storage_error(other)),
         }
     }
-    Err(ApiError::conflict(&info.qualified_plural(), name, "too many concurrent updates; please retry"))
+    Err(ApiError::conflict(
+        &info.qualified_plural(),
+        name,
+        "too many concurrent updates; please retry",
+    ))
 }
 
 /// An object being deleted whose last finalizer is gone, with no grace period left, is removed.
@@ -454,7 +543,10 @@ fn prepare_update(
         }
         Target::Finalize => {
             let mut next = current.clone();
-            let finalizers = proposed.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            let finalizers = proposed
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
             next["spec"]["finalizers"] = finalizers;
             next
         }
@@ -467,13 +559,24 @@ fn prepare_update(
         strategy::apply_defaults(info, &mut next);
     }
     if strategy::tracks_generation(info) && object::spec_part(&next) != object::spec_part(current) {
-        let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let generation = current
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         object::metadata_mut(&mut next).insert("generation".into(), json!(generation));
     }
     strategy::validate(info, &next, Some(current))?;
     if !options.managed_by_apply {
         let now = format_time(server.clock.now());
-        managed::record_update(info, Some(current), &mut next, &options.field_manager, target.subresource(), &now);
+        managed::record_update(
+            info,
+            Some(current),
+            &mut next,
+            &options.field_manager,
+            target.subresource(),
+            &now,
+        );
     }
     Ok(next)
 }
@@ -492,9 +595,17 @@ fn copy_field(from: &Value, to: &mut Value, field: &str) {
 
 /// Metadata only the server sets survives every client write.
 fn keep_server_metadata(current: &Value, next: &mut Value) {
-    let Some(current_meta) = object::metadata(current) else { return };
+    let Some(current_meta) = object::metadata(current) else {
+        return;
+    };
     let meta = object::metadata_mut(next);
-    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match current_meta.get(field) {
             Some(value) => {
                 meta.insert(field.to_string(), value.clone());
