@@ -59,6 +59,20 @@ pub struct CacheEvent {
     /// The object before the change, so that watchers with selectors can see objects leave them.
     pub previous: Option<Arc<Value>>,
     pub revision: i64,
+    /// `object` serialised, filled by the first watcher that sends it as itself, so that a
+    /// hundred watchers of one resource serialise each event once between them.
+    pub encoded: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl CacheEvent {
+    /// `object` as JSON bytes, serialised at most once.
+    pub fn encoded_object(&self) -> &bytes::Bytes {
+        self.encoded.get_or_init(|| {
+            bytes::Bytes::from(
+                serde_json::to_vec(&*self.object).expect("JSON values always serialise"),
+            )
+        })
+    }
 }
 
 /// Tunables; the defaults suit a workstation cluster.
@@ -72,7 +86,10 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self { ring_events: 20_000, watcher_buffer: 8_192 }
+        Self {
+            ring_events: 20_000,
+            watcher_buffer: 8_192,
+        }
     }
 }
 
@@ -155,7 +172,11 @@ impl WatchCache {
     /// Replaces every resource's contents with the store's current state; returns the revision
     /// the state is complete up to.
     async fn load_all(&self) -> Result<i64, ApiError> {
-        let revision = self.store.current_revision().await.map_err(object::storage_error)?;
+        let revision = self
+            .store
+            .current_revision()
+            .await
+            .map_err(object::storage_error)?;
         let mut loaded: HashMap<&'static str, OrdMap<String, Arc<Value>>> = HashMap::new();
         let mut start_after: Option<String> = None;
         loop {
@@ -166,7 +187,10 @@ impl WatchCache {
                 .map_err(object::storage_error)?;
             for kv in &page.kvs {
                 if let (Some(prefix), Some(value)) = (self.prefix_of(&kv.key), decode(kv)) {
-                    loaded.entry(prefix).or_default().insert(kv.key.clone(), Arc::new(value));
+                    loaded
+                        .entry(prefix)
+                        .or_default()
+                        .insert(kv.key.clone(), Arc::new(value));
                 }
             }
             match (page.more, page.kvs.last()) {
@@ -196,7 +220,10 @@ impl WatchCache {
     /// The store's recent events up to `through`, per resource, so that a watch resuming from a
     /// revision before a restart (or a relist) is replayed rather than sent back to relist.
     /// Returns the revision after which history is complete; on any trouble, none is kept.
-    async fn recent_history(&self, through: i64) -> (i64, HashMap<&'static str, VecDeque<Arc<CacheEvent>>>) {
+    async fn recent_history(
+        &self,
+        through: i64,
+    ) -> (i64, HashMap<&'static str, VecDeque<Arc<CacheEvent>>>) {
         let mut history: HashMap<&'static str, VecDeque<Arc<CacheEvent>>> = HashMap::new();
         let window = i64::try_from(self.config.ring_events).unwrap_or(i64::MAX);
         let compacted = match self.store.compacted_revision().await {
@@ -214,8 +241,13 @@ impl WatchCache {
                 if revision > through {
                     break;
                 }
-                if let (Some(prefix), Some(cached)) = (self.prefix_of(&event.kv.key), history_event(&event)) {
-                    history.entry(prefix).or_default().push_back(Arc::new(cached));
+                if let (Some(prefix), Some(cached)) =
+                    (self.prefix_of(&event.kv.key), history_event(&event))
+                {
+                    history
+                        .entry(prefix)
+                        .or_default()
+                        .push_back(Arc::new(cached));
                 }
                 if revision == through {
                     return Some(());
@@ -226,7 +258,11 @@ impl WatchCache {
         match tokio::time::timeout(Duration::from_secs(10), read).await {
             Ok(Some(())) => (start, history),
             _ => {
-                tracing::warn!(start, through, "could not replay recent store history; resuming watches will relist");
+                tracing::warn!(
+                    start,
+                    through,
+                    "could not replay recent store history; resuming watches will relist"
+                );
                 (through, HashMap::new())
             }
         }
@@ -260,7 +296,9 @@ impl WatchCache {
                         continue;
                     }
                 }
-                Err(error) => tracing::warn!(%error, "cannot watch the store; relisting the watch cache"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch the store; relisting the watch cache")
+                }
             }
             loop {
                 match self.load_all().await {
@@ -289,8 +327,14 @@ impl WatchCache {
         let change = match event.kind {
             EventKind::Put => decode(&event.kv).map(|value| {
                 let value = Arc::new(value);
-                cache.objects.insert(event.kv.key.clone(), Arc::clone(&value));
-                let event_type = if previous.is_some() { EventType::Modified } else { EventType::Added };
+                cache
+                    .objects
+                    .insert(event.kv.key.clone(), Arc::clone(&value));
+                let event_type = if previous.is_some() {
+                    EventType::Modified
+                } else {
+                    EventType::Added
+                };
                 (event_type, value)
             }),
             EventKind::Delete => cache.objects.remove(&event.kv.key).map(|last| {
@@ -300,7 +344,13 @@ impl WatchCache {
             }),
         };
         if let Some((event_type, object)) = change {
-            let event = Arc::new(CacheEvent { event_type, object, previous, revision });
+            let event = Arc::new(CacheEvent {
+                event_type,
+                object,
+                previous,
+                revision,
+                encoded: Default::default(),
+            });
             cache.ring.push_back(Arc::clone(&event));
             while cache.ring.len() > self.config.ring_events {
                 if let Some(evicted) = cache.ring.pop_front() {
@@ -317,11 +367,15 @@ impl WatchCache {
 
     fn mark_applied(&self, revision: i64) {
         self.applied.fetch_max(revision, Ordering::SeqCst);
-        self.applied_signal.send_replace(self.applied.load(Ordering::SeqCst));
+        self.applied_signal
+            .send_replace(self.applied.load(Ordering::SeqCst));
     }
 
     fn prefix_of(&self, key: &str) -> Option<&'static str> {
-        self.prefixes.iter().copied().find(|prefix| key.starts_with(prefix))
+        self.prefixes
+            .iter()
+            .copied()
+            .find(|prefix| key.starts_with(prefix))
     }
 
     fn resource(&self, info: &ResourceInfo) -> &RwLock<ResourceCache> {
@@ -337,7 +391,8 @@ impl WatchCache {
     /// not reached within a few seconds with 504 "Too large resource version".
     pub async fn wait_for(&self, revision: i64, patience: Duration) -> Result<(), ApiError> {
         let mut signal = self.applied_signal.subscribe();
-        let reached = tokio::time::timeout(patience, signal.wait_for(|applied| *applied >= revision)).await;
+        let reached =
+            tokio::time::timeout(patience, signal.wait_for(|applied| *applied >= revision)).await;
         match reached {
             Ok(Ok(_)) => Ok(()),
             _ => Err(too_large_resource_version(revision, self.revision())),
@@ -346,7 +401,11 @@ impl WatchCache {
 
     /// Waits until the cache holds everything the store has committed: a consistent read.
     pub async fn sync(&self) -> Result<i64, ApiError> {
-        let revision = self.store.current_revision().await.map_err(object::storage_error)?;
+        let revision = self
+            .store
+            .current_revision()
+            .await
+            .map_err(object::storage_error)?;
         self.wait_for(revision, Duration::from_secs(10)).await?;
         Ok(revision)
     }
@@ -355,11 +414,18 @@ impl WatchCache {
     pub fn snapshot(&self, info: &ResourceInfo) -> Snapshot {
         let cache = self.resource(info).read();
         let revision = self.revision().max(cache.last_event_revision);
-        Snapshot { objects: cache.objects.clone(), revision }
+        Snapshot {
+            objects: cache.objects.clone(),
+            revision,
+        }
     }
 
     /// Starts a watch on one resource.
-    pub async fn subscribe(&self, info: &ResourceInfo, start: WatchStart) -> Result<Subscription, ApiError> {
+    pub async fn subscribe(
+        &self,
+        info: &ResourceInfo,
+        start: WatchStart,
+    ) -> Result<Subscription, ApiError> {
         if let WatchStart::After(revision) = start {
             self.wait_for(revision, Duration::from_secs(3)).await?;
         }
@@ -376,6 +442,7 @@ impl WatchCache {
                         object: Arc::clone(object),
                         previous: None,
                         revision: object::resource_version(object).unwrap_or(0),
+                        encoded: Default::default(),
                     })
                 })
                 .collect(),
@@ -383,10 +450,19 @@ impl WatchCache {
                 if after < cache.ring_start {
                     return Err(expired(after, cache.ring_start));
                 }
-                cache.ring.iter().filter(|event| event.revision > after).cloned().collect()
+                cache
+                    .ring
+                    .iter()
+                    .filter(|event| event.revision > after)
+                    .cloned()
+                    .collect()
             }
         };
-        Ok(Subscription { initial, live, revision })
+        Ok(Subscription {
+            initial,
+            live,
+            revision,
+        })
     }
 }
 
@@ -396,7 +472,11 @@ fn history_event(event: &bulwark_store::WatchEvent) -> Option<CacheEvent> {
     let revision = event.kv.mod_revision;
     let (event_type, object) = match event.kind {
         EventKind::Put => {
-            let event_type = if previous.is_some() { EventType::Modified } else { EventType::Added };
+            let event_type = if previous.is_some() {
+                EventType::Modified
+            } else {
+                EventType::Added
+            };
             (event_type, Arc::new(decode(&event.kv)?))
         }
         EventKind::Delete => {
@@ -405,7 +485,13 @@ fn history_event(event: &bulwark_store::WatchEvent) -> Option<CacheEvent> {
             (EventType::Deleted, Arc::new(last))
         }
     };
-    Some(CacheEvent { event_type, object, previous, revision })
+    Some(CacheEvent {
+        event_type,
+        object,
+        previous,
+        revision,
+        encoded: Default::default(),
+    })
 }
 
 fn decode(kv: &KeyValue) -> Option<Value> {

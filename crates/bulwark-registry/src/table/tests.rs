@@ -322,3 +322,39 @@ proptest! {
         prop_assert!(!text.is_empty());
     }
 }
+
+#[test]
+fn streamed_table_json_equals_the_table_value_for_every_include_mode() {
+    let pods = resource("", "Pod");
+    let running = json!({
+        "metadata": {"name": "a", "namespace": "default", "labels": {"app": "x"}, "creationTimestamp": "2025-06-01T11:00:00Z"},
+        "spec": {"containers": [{"name": "c"}], "readinessGates": [{"conditionType": "g"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    });
+    let bare = json!({"metadata": {"name": "b"}});
+    let objects = [&running, &bare];
+    let list_metadata = json!({"resourceVersion": "7", "continue": "c"});
+    for include in [
+        IncludeObject::None,
+        IncludeObject::Metadata,
+        IncludeObject::Object,
+    ] {
+        let expected = table(pods, objects, now(), include, list_metadata.clone());
+        let streamed: Value =
+            serde_json::from_slice(&table_json(pods, &objects, now(), include, &list_metadata))
+                .expect("valid JSON");
+        assert_eq!(streamed, expected, "{include:?}");
+    }
+    let no_metadata: Value = serde_json::from_slice(&table_json(
+        pods,
+        &[],
+        now(),
+        IncludeObject::Metadata,
+        &Value::Null,
+    ))
+    .expect("valid JSON");
+    assert_eq!(
+        no_metadata,
+        table(pods, [], now(), IncludeObject::Metadata, Value::Null)
+    );
+}
