@@ -80,12 +80,21 @@ impl Cluster {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("bulwark server exited early with {status}; log:\n{}", self.server_log());
+                panic!(
+                    "bulwark server exited early with {status}; log:\n{}",
+                    self.server_log()
+                );
             }
-            if http_get(self.port, "/readyz").is_some_and(|(code, _)| code == 200) && self.kubeconfig().exists() {
+            if http_get(self.port, "/readyz").is_some_and(|(code, _)| code == 200)
+                && self.kubeconfig().exists()
+            {
                 return;
             }
-            assert!(started.elapsed() < DEADLINE, "server not ready in time; log:\n{}", self.server_log());
+            assert!(
+                started.elapsed() < DEADLINE,
+                "server not ready in time; log:\n{}",
+                self.server_log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -106,13 +115,19 @@ impl Cluster {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("server running");
         let pid = child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("send SIGTERM");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("send SIGTERM");
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().expect("wait for server") {
                 return status;
             }
-            assert!(started.elapsed() < DEADLINE, "server did not stop on SIGTERM");
+            assert!(
+                started.elapsed() < DEADLINE,
+                "server did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -129,7 +144,10 @@ impl Cluster {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_command().args(args).output().expect("run kubectl")
+        self.kubectl_command()
+            .args(args)
+            .output()
+            .expect("run kubectl")
     }
 
     /// kubectl with a manifest on stdin (`-f -`).
@@ -142,7 +160,12 @@ impl Cluster {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write manifest");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write manifest");
         child.wait_with_output().expect("kubectl output")
     }
 
@@ -177,11 +200,20 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 /// A minimal HTTP/1.1 request for raw-protocol tests (bad input the clients would never send).
-pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Option<(u16, String)> {
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(DEADLINE)).ok()?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -192,7 +224,10 @@ pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)
     stream.read_to_end(&mut response).ok()?;
     let text = String::from_utf8_lossy(&response).into_owned();
     let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((code, body))
 }
 
@@ -210,5 +245,7 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 
 /// The seed's manifests, as shipped in `examples/seed/`.
 pub fn seed_manifest(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed")
+        .join(name)
 }
