@@ -338,9 +338,36 @@ fn generate_name(base: &str) -> String {
 
 /// The stored form: everything but the resourceVersion, which is the store's revision.
 pub fn encode(object: &Value) -> Bytes {
-    let mut stored = object.clone();
-    object::metadata_mut(&mut stored).remove("resourceVersion");
-    Bytes::from(serde_json::to_vec(&stored).expect("JSON values always serialise"))
+    let bytes = serde_json::to_vec(&WithoutResourceVersion { value: object, depth: 0 })
+        .expect("JSON values always serialise");
+    Bytes::from(bytes)
+}
+
+/// Serialises an object leaving out `metadata.resourceVersion`, without copying the object.
+struct WithoutResourceVersion<'a> {
+    value: &'a Value,
+    /// 0 for the object itself, 1 for its `metadata`.
+    depth: u8,
+}
+
+impl serde::Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(fields) = self.value else {
+            return self.value.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in fields {
+            match (self.depth, key.as_str()) {
+                (0, "metadata") => {
+                    map.serialize_entry(key, &WithoutResourceVersion { value, depth: 1 })?;
+                }
+                (1, "resourceVersion") => {}
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
 }
 
 /// Namespace lifecycle admission: the namespace must exist and not be terminating.
@@ -617,5 +644,23 @@ fn keep_server_metadata(current: &Value, next: &mut Value) {
     }
     if let Some(rv) = current_meta.get("resourceVersion") {
         meta.insert("resourceVersion".into(), rv.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_form_leaves_out_only_the_resource_version() {
+        let object = json!({
+            "kind": "ConfigMap",
+            "metadata": {"name": "c", "resourceVersion": "7", "labels": {"resourceVersion": "kept"}},
+            "data": {"resourceVersion": "kept too"},
+        });
+        let stored: Value = serde_json::from_slice(&encode(&object)).unwrap();
+        let mut expected = object.clone();
+        expected["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        assert_eq!(stored, expected);
     }
 }
