@@ -10,6 +10,8 @@
 //! - [`env`]: a container's environment, `$(VAR)` expansion, command and args.
 //! - [`images`]: the image catalog that maps image names to programs.
 //! - [`ipam`]: pod CIDRs for nodes and pod addresses within a node.
+//! - [`logs`]: container logs in the CRI format, rotated, and read back for `kubectl logs`
+//!   (file I/O).
 //! - [`probe`]: startup, readiness and liveness probe state per container.
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
 //! - [`status`]: a Pod's `status` computed from its containers, as the kubelet reports it.
@@ -20,6 +22,7 @@ pub mod demo;
 pub mod env;
 pub mod images;
 pub mod ipam;
+pub mod logs;
 pub mod probe;
 pub mod profile;
 pub mod restart;
