@@ -6,6 +6,8 @@
 //! HTTP service, is the one shell module and says so where it opts out.
 //!
 //! - [`backoff`]: CrashLoopBackOff delays per container.
+//! - [`cgroups`]: per-pod and per-container cgroups (v1 or v2) with limits and accounting
+//!   (a shell module: `/sys/fs/cgroup`).
 //! - [`demo`]: the `bulwark/demo` HTTP service (a shell module: sockets and real time).
 //! - [`env`]: a container's environment, `$(VAR)` expansion, command and args.
 //! - [`images`]: the image catalog that maps image names to programs.
@@ -18,6 +20,7 @@
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
 pub mod backoff;
+pub mod cgroups;
 pub mod demo;
 pub mod env;
 pub mod images;
