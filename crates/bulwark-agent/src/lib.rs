@@ -16,6 +16,8 @@
 //!   (file I/O).
 //! - [`probe`]: startup, readiness and liveness probe state per container.
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
+//! - [`runtime`]: the [`runtime::Runtime`] trait, real process groups ([`runtime::ProcessRuntime`],
+//!   a shell module) and in-memory containers on a virtual clock ([`runtime::SimulatedRuntime`]).
 //! - [`status`]: a Pod's `status` computed from its containers, as the kubelet reports it.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
@@ -29,6 +31,7 @@ pub mod logs;
 pub mod probe;
 pub mod profile;
 pub mod restart;
+pub mod runtime;
 pub mod status;
 mod text;
 mod timing;
