@@ -100,17 +100,30 @@ impl ContainerLog {
         self.append(&out)
     }
 
+    /// Appends whole records, rotating before any record that would take the file past its
+    /// size; consecutive records that fit go out in one write.
     fn append(&mut self, records: &[u8]) -> io::Result<()> {
-        if records.is_empty() {
+        let mut batch_start = 0;
+        let mut batch_end = 0;
+        for record in records.split_inclusive(|byte| *byte == b'\n') {
+            let batch = (batch_end - batch_start) as u64;
+            let size_with = self.size + batch + record.len() as u64;
+            if size_with > self.policy.max_file_bytes && self.size + batch > 0 {
+                self.write_batch(&records[batch_start..batch_end])?;
+                batch_start = batch_end;
+                self.rotate()?;
+            }
+            batch_end += record.len();
+        }
+        self.write_batch(&records[batch_start..batch_end])
+    }
+
+    fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
+        if batch.is_empty() {
             return Ok(());
         }
-        let grows_past =
-            self.size.saturating_add(records.len() as u64) > self.policy.max_file_bytes;
-        if grows_past && self.size > 0 {
-            self.rotate()?;
-        }
-        self.file.write_all(records)?;
-        self.size = self.size.saturating_add(records.len() as u64);
+        self.file.write_all(batch)?;
+        self.size = self.size.saturating_add(batch.len() as u64);
         Ok(())
     }
 
@@ -215,6 +228,26 @@ mod tests {
             shape,
             vec![(true, MAX_LINE_BYTES), (true, MAX_LINE_BYTES), (false, 5)]
         );
+    }
+
+    #[test]
+    fn one_large_write_still_rotates_by_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("0.log");
+        let policy = RotationPolicy {
+            max_file_bytes: 200,
+            max_files: 3,
+        };
+        let mut log = ContainerLog::open(&path, policy).expect("open");
+        let text: String = (0..40).map(|line| format!("line {line}\n")).collect();
+        log.write(Stream::Stdout, Timestamp::UNIX_EPOCH, text.as_bytes())
+            .expect("write");
+        for file in [path.clone(), rotated_path(&path, 1), rotated_path(&path, 2)] {
+            let size = std::fs::metadata(&file).expect("exists").len();
+            assert!(size <= 200, "{} is {size} bytes", file.display());
+        }
+        let last = records(&path).pop().expect("live file has records");
+        assert_eq!(last.2, b"line 39".to_vec());
     }
 
     #[test]
