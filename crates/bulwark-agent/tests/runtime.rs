@@ -40,6 +40,19 @@ fn runtime_over(
     })
 }
 
+/// Removes the pod's cgroups (killing what is in them) even when a test fails midway.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Availability::Writable(cgroups) =
+            Cgroups::prepare(Path::new(bulwark_agent::cgroups::DEFAULT_ROOT))
+        {
+            let _ = cgroups.remove_pod(&self.0, Duration::from_secs(5));
+        }
+    }
+}
+
 fn pod_uid(test: &str) -> String {
     format!("rt-{test}-{}", std::process::id())
 }
@@ -138,6 +151,7 @@ async fn exit_code_and_output_are_observed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = runtime_over(dir.path(), cgroups(), RotationPolicy::default());
     let pod = pod_uid("exit");
+    let _cleanup = Cleanup(pod.clone());
     let spec = sh(
         dir.path(),
         &pod,
@@ -168,6 +182,7 @@ async fn sigterm_trapping_process_exits_within_the_grace_period() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = runtime_over(dir.path(), cgroups(), RotationPolicy::default());
     let pod = pod_uid("graceful");
+    let _cleanup = Cleanup(pod.clone());
     let script = "trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 0.05; done";
     let spec = sh(dir.path(), &pod, script, ResourceLimits::default());
     let log_path = spec.log_path.clone();
@@ -195,6 +210,7 @@ async fn process_ignoring_sigterm_is_killed_after_the_grace_period() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = runtime_over(dir.path(), cgroups(), RotationPolicy::default());
     let pod = pod_uid("stubborn");
+    let _cleanup = Cleanup(pod.clone());
     let script = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
     let spec = sh(dir.path(), &pod, script, ResourceLimits::default());
     let log_path = spec.log_path.clone();
@@ -218,6 +234,7 @@ async fn stopping_leaves_no_process_of_the_group_behind() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = runtime_over(dir.path(), cgroups(), RotationPolicy::default());
     let pod = pod_uid("group");
+    let _cleanup = Cleanup(pod.clone());
     // A child shell with a grandchild sleep, and a sleep of our own, all in the background.
     let script = "sh -c 'sleep 300; echo never' & sleep 300 & echo ready; wait";
     let spec = sh(dir.path(), &pod, script, ResourceLimits::default());
@@ -255,6 +272,7 @@ async fn exceeding_the_memory_limit_is_an_oom_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = runtime_over(dir.path(), Some(cgroups), RotationPolicy::default());
     let pod = pod_uid("oom");
+    let _cleanup = Cleanup(pod.clone());
     let limits = ResourceLimits {
         memory_bytes: Some(16 * 1024 * 1024),
         ..ResourceLimits::default()
@@ -281,6 +299,7 @@ async fn a_200m_cpu_limit_holds_usage_near_a_fifth_of_a_core() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = runtime_over(dir.path(), Some(cgroups), RotationPolicy::default());
     let pod = pod_uid("cpu");
+    let _cleanup = Cleanup(pod.clone());
     let limits = ResourceLimits {
         cpu_limit_millis: Some(200),
         cpu_request_millis: Some(200),
@@ -315,6 +334,7 @@ async fn logs_rotate_and_tail_reads_the_latest_lines() {
     };
     let runtime = runtime_over(dir.path(), cgroups(), rotation);
     let pod = pod_uid("logs");
+    let _cleanup = Cleanup(pod.clone());
     let script = "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done";
     let spec = sh(dir.path(), &pod, script, ResourceLimits::default());
     let log_path = spec.log_path.clone();
@@ -345,6 +365,7 @@ async fn a_new_runtime_adopts_running_containers_and_can_stop_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state_dir = dir.path().join("state");
     let pod = pod_uid("adopt");
+    let _cleanup = Cleanup(pod.clone());
     let mark = dir.path().join("go-on");
     let script = format!(
         "echo before; while [ ! -e {mark} ]; do sleep 0.02; done; echo after; \

@@ -656,3 +656,26 @@ fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Runtim
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_may_become_file_names() {
+        for (pod, container) in [("uid-1", "web"), ("a.b", "c_d")] {
+            assert!(check_path_safe(&ContainerKey::new(pod, container, 0)).is_ok());
+        }
+        for (pod, container) in [
+            ("", "web"),
+            ("..", "web"),
+            ("a/b", "web"),
+            ("uid", ".hidden"),
+        ] {
+            assert!(
+                check_path_safe(&ContainerKey::new(pod, container, 0)).is_err(),
+                "{pod:?}/{container:?}"
+            );
+        }
+    }
+}
