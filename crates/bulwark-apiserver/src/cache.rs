@@ -511,7 +511,7 @@ fn history_event(
     })
 }
 
-fn decode(resource: &ResourceInfo, kv: &KeyValue) -> Option<Entry> {
+fn decode(resource: &'static ResourceInfo, kv: &KeyValue) -> Option<Entry> {
     Entry::decode(resource, &kv.key, &kv.value, kv.mod_revision)
 }
 

@@ -6,9 +6,10 @@
 //! only the index, and the rare readers of the decoded object (Tables, events.k8s.io conversion)
 //! decode on demand.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bulwark_core::ResourceInfo;
 use bulwark_core::selector::field_labels;
@@ -29,11 +30,36 @@ pub struct Index {
     /// String-valued `metadata.labels`, sorted by key.
     labels: Box<[(Box<str>, Box<str>)]>,
     /// Every selectable field of the kind with the value it reads, sorted by field.
-    fields: Box<[(Box<str>, Box<str>)]>,
+    fields: Box<[(&'static str, Box<str>)]>,
+}
+
+/// Each resource's selectable fields, sorted, worked out once.
+fn selectable_fields(resource: &'static ResourceInfo) -> &'static [&'static str] {
+    type Fields = HashMap<(&'static str, &'static str), &'static [&'static str]>;
+    static FIELDS: OnceLock<Fields> = OnceLock::new();
+    let fields = FIELDS.get_or_init(|| {
+        bulwark_core::resource::RESOURCES
+            .iter()
+            .map(|info| {
+                let fields: Vec<&'static str> = field_labels::selectable_fields(info)
+                    .into_iter()
+                    .map(|field| &*Box::leak(field.into_boxed_str()))
+                    .collect();
+                (
+                    (info.group, info.plural),
+                    &*Box::leak(fields.into_boxed_slice()),
+                )
+            })
+            .collect()
+    });
+    fields
+        .get(&(resource.group, resource.plural))
+        .copied()
+        .unwrap_or_default()
 }
 
 impl Index {
-    fn of(resource: &ResourceInfo, value: &Value, resource_version: i64) -> Self {
+    fn of(resource: &'static ResourceInfo, value: &Value, resource_version: i64) -> Self {
         let labels: Box<[(Box<str>, Box<str>)]> = object::labels(value)
             .map(|labels| {
                 labels
@@ -42,11 +68,11 @@ impl Index {
                     .collect()
             })
             .unwrap_or_default();
-        let fields = field_labels::selectable_fields(resource)
-            .into_iter()
-            .filter_map(|field| {
-                let read = field_labels::field_value(resource, value, &field)?;
-                Some((field.into_boxed_str(), read.into_boxed_str()))
+        let fields = selectable_fields(resource)
+            .iter()
+            .filter_map(|&field| {
+                let read = field_labels::field_value(resource, value, field)?;
+                Some((field, read.into_boxed_str()))
             })
             .collect();
         Self {
@@ -68,7 +94,7 @@ impl Index {
     /// The value a field selector reads for `field`; fields the kind does not know read `""`.
     pub fn field(&self, field: &str) -> &str {
         self.fields
-            .binary_search_by(|(candidate, _)| (**candidate).cmp(field))
+            .binary_search_by(|(candidate, _)| (*candidate).cmp(field))
             .ok()
             .map_or("", |at| &*self.fields[at].1)
     }
@@ -94,7 +120,7 @@ impl fmt::Debug for Entry {
 
 impl Entry {
     /// Caches `value` of `resource` (its storage resource) as of `revision`.
-    pub fn new(resource: &ResourceInfo, mut value: Value, revision: i64) -> Self {
+    pub fn new(resource: &'static ResourceInfo, mut value: Value, revision: i64) -> Self {
         object::set_resource_version(&mut value, revision);
         let index = Arc::new(Index::of(resource, &value, revision));
         let (json, metadata) = encode(&value);
@@ -107,7 +133,7 @@ impl Entry {
 
     /// Decodes stored JSON bytes; `None` (logged) when they are not JSON.
     pub fn decode(
-        resource: &ResourceInfo,
+        resource: &'static ResourceInfo,
         key: &str,
         stored: &[u8],
         revision: i64,
@@ -122,7 +148,7 @@ impl Entry {
     }
 
     /// The same object stamped with another revision (a deletion's).
-    pub fn restamped(&self, resource: &ResourceInfo, revision: i64) -> Self {
+    pub fn restamped(&self, resource: &'static ResourceInfo, revision: i64) -> Self {
         Self::new(resource, self.value(), revision)
     }
 
