@@ -14,8 +14,8 @@
 //!   silently missing events.
 //!
 //! # Caveats
-//! * Objects are held decoded (`serde_json::Value`) with their `resourceVersion` filled in; memory
-//!   is the price of serving 10,000-object lists in milliseconds.
+//! * Objects are held as their JSON bytes with `resourceVersion` filled in, plus a small index of
+//!   what selectors read ([`Entry`]); readers that need the decoded object decode on demand.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -27,9 +27,9 @@ use bulwark_store::{EventKind, KeyValue, Store};
 use futures::StreamExt;
 use imbl::OrdMap;
 use parking_lot::RwLock;
-use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
+use crate::entry::{Entry, Index};
 use crate::object;
 
 /// The watch event types of the Kubernetes watch protocol.
@@ -55,23 +55,17 @@ impl EventType {
 pub struct CacheEvent {
     pub event_type: EventType,
     /// The object after the change; for deletions, its last state stamped with the delete's revision.
-    pub object: Arc<Value>,
-    /// The object before the change, so that watchers with selectors can see objects leave them.
-    pub previous: Option<Arc<Value>>,
+    pub object: Arc<Entry>,
+    /// What selectors read of the object before the change, so that watchers with selectors
+    /// can see objects leave them.
+    pub previous: Option<Arc<Index>>,
     pub revision: i64,
-    /// `object` serialised, filled by the first watcher that sends it as itself, so that a
-    /// hundred watchers of one resource serialise each event once between them.
-    pub encoded: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl CacheEvent {
-    /// `object` as JSON bytes, serialised at most once.
+    /// `object` as JSON bytes, serialised once when it was cached.
     pub fn encoded_object(&self) -> &bytes::Bytes {
-        self.encoded.get_or_init(|| {
-            bytes::Bytes::from(
-                serde_json::to_vec(&*self.object).expect("JSON values always serialise"),
-            )
-        })
+        &self.object.json
     }
 }
 
@@ -94,7 +88,9 @@ impl Default for CacheConfig {
 }
 
 struct ResourceCache {
-    objects: OrdMap<String, Arc<Value>>,
+    /// The resource whose selectable fields the index keeps (the storage resource).
+    resource: &'static ResourceInfo,
+    objects: OrdMap<String, Arc<Entry>>,
     ring: VecDeque<Arc<CacheEvent>>,
     /// Every event with a revision greater than this is in `ring`.
     ring_start: i64,
@@ -105,7 +101,7 @@ struct ResourceCache {
 
 /// A consistent copy of one resource's objects.
 pub struct Snapshot {
-    pub objects: OrdMap<String, Arc<Value>>,
+    pub objects: OrdMap<String, Arc<Entry>>,
     pub revision: i64,
 }
 
@@ -145,6 +141,7 @@ impl WatchCache {
         for info in RESOURCES {
             resources.entry(info.storage_prefix).or_insert_with(|| {
                 RwLock::new(ResourceCache {
+                    resource: crate::view::storage_resource(info),
                     objects: OrdMap::new(),
                     ring: VecDeque::new(),
                     ring_start: 0,
@@ -177,7 +174,7 @@ impl WatchCache {
             .current_revision()
             .await
             .map_err(object::storage_error)?;
-        let mut loaded: HashMap<&'static str, OrdMap<String, Arc<Value>>> = HashMap::new();
+        let mut loaded: HashMap<&'static str, OrdMap<String, Arc<Entry>>> = HashMap::new();
         let mut start_after: Option<String> = None;
         loop {
             let page = self
@@ -186,11 +183,14 @@ impl WatchCache {
                 .await
                 .map_err(object::storage_error)?;
             for kv in &page.kvs {
-                if let (Some(prefix), Some(value)) = (self.prefix_of(&kv.key), decode(kv)) {
+                let Some(prefix) = self.prefix_of(&kv.key) else {
+                    continue;
+                };
+                if let Some(entry) = decode(self.storage_resource(prefix), kv) {
                     loaded
                         .entry(prefix)
                         .or_default()
-                        .insert(kv.key.clone(), Arc::new(value));
+                        .insert(kv.key.clone(), Arc::new(entry));
                 }
             }
             match (page.more, page.kvs.last()) {
@@ -241,9 +241,13 @@ impl WatchCache {
                 if revision > through {
                     break;
                 }
-                if let (Some(prefix), Some(cached)) =
-                    (self.prefix_of(&event.kv.key), history_event(&event))
-                {
+                let prefix = self.prefix_of(&event.kv.key);
+                if let Some((prefix, cached)) = prefix.and_then(|prefix| {
+                    Some((
+                        prefix,
+                        history_event(self.storage_resource(prefix), &event)?,
+                    ))
+                }) {
                     history
                         .entry(prefix)
                         .or_default()
@@ -322,11 +326,16 @@ impl WatchCache {
             return;
         };
         let cache = &self.resources[prefix];
+        // Decoded and encoded before taking the lock, so readers never wait on it.
+        let resource = self.storage_resource(prefix);
+        let put = match event.kind {
+            EventKind::Put => decode(resource, &event.kv).map(Arc::new),
+            EventKind::Delete => None,
+        };
         let mut cache = cache.write();
         let previous = cache.objects.get(&event.kv.key).cloned();
         let change = match event.kind {
-            EventKind::Put => decode(&event.kv).map(|value| {
-                let value = Arc::new(value);
+            EventKind::Put => put.map(|value| {
                 cache
                     .objects
                     .insert(event.kv.key.clone(), Arc::clone(&value));
@@ -338,18 +347,18 @@ impl WatchCache {
                 (event_type, value)
             }),
             EventKind::Delete => cache.objects.remove(&event.kv.key).map(|last| {
-                let mut last = (*last).clone();
-                object::set_resource_version(&mut last, revision);
-                (EventType::Deleted, Arc::new(last))
+                (
+                    EventType::Deleted,
+                    Arc::new(last.restamped(resource, revision)),
+                )
             }),
         };
         if let Some((event_type, object)) = change {
             let event = Arc::new(CacheEvent {
                 event_type,
                 object,
-                previous,
+                previous: previous.map(|previous| Arc::clone(&previous.index)),
                 revision,
-                encoded: Default::default(),
             });
             cache.ring.push_back(Arc::clone(&event));
             while cache.ring.len() > self.config.ring_events {
@@ -376,6 +385,10 @@ impl WatchCache {
             .iter()
             .copied()
             .find(|prefix| key.starts_with(prefix))
+    }
+
+    fn storage_resource(&self, prefix: &str) -> &'static ResourceInfo {
+        self.resources[prefix].read().resource
     }
 
     fn resource(&self, info: &ResourceInfo) -> &RwLock<ResourceCache> {
@@ -441,8 +454,7 @@ impl WatchCache {
                         event_type: EventType::Added,
                         object: Arc::clone(object),
                         previous: None,
-                        revision: object::resource_version(object).unwrap_or(0),
-                        encoded: Default::default(),
+                        revision: object.index.resource_version,
                     })
                 })
                 .collect(),
@@ -467,8 +479,15 @@ impl WatchCache {
 }
 
 /// A store event from history as the cache would have recorded it live.
-fn history_event(event: &bulwark_store::WatchEvent) -> Option<CacheEvent> {
-    let previous = event.prev.as_ref().and_then(decode).map(Arc::new);
+fn history_event(
+    resource: &'static ResourceInfo,
+    event: &bulwark_store::WatchEvent,
+) -> Option<CacheEvent> {
+    let previous = event
+        .prev
+        .as_ref()
+        .and_then(|kv| decode(resource, kv))
+        .map(Arc::new);
     let revision = event.kv.mod_revision;
     let (event_type, object) = match event.kind {
         EventKind::Put => {
@@ -477,34 +496,23 @@ fn history_event(event: &bulwark_store::WatchEvent) -> Option<CacheEvent> {
             } else {
                 EventType::Added
             };
-            (event_type, Arc::new(decode(&event.kv)?))
+            (event_type, Arc::new(decode(resource, &event.kv)?))
         }
         EventKind::Delete => {
-            let mut last = (**previous.as_ref()?).clone();
-            object::set_resource_version(&mut last, revision);
+            let last = previous.as_ref()?.restamped(resource, revision);
             (EventType::Deleted, Arc::new(last))
         }
     };
     Some(CacheEvent {
         event_type,
         object,
-        previous,
+        previous: previous.map(|previous| Arc::clone(&previous.index)),
         revision,
-        encoded: Default::default(),
     })
 }
 
-fn decode(kv: &KeyValue) -> Option<Value> {
-    match serde_json::from_slice::<Value>(&kv.value) {
-        Ok(mut value) => {
-            object::set_resource_version(&mut value, kv.mod_revision);
-            Some(value)
-        }
-        Err(error) => {
-            tracing::error!(key = %kv.key, %error, "undecodable object in the store; skipping it");
-            None
-        }
-    }
+fn decode(resource: &'static ResourceInfo, kv: &KeyValue) -> Option<Entry> {
+    Entry::decode(resource, &kv.key, &kv.value, kv.mod_revision)
 }
 
 /// The 410 a client gets for a revision the cache no longer holds.

@@ -1,14 +1,11 @@
 //! The namespace, label and field selectors of a list or watch, as one predicate.
 
-use bulwark_core::selector::{FieldSelector, LabelSelector};
-use bulwark_core::{ApiError, ResourceInfo};
-use serde_json::Value;
-
-use crate::object;
+use crate::entry::Index;
 use crate::request::{Query, ResourcePath};
+use bulwark_core::ApiError;
+use bulwark_core::selector::{FieldSelector, LabelSelector};
 
 pub struct Filter {
-    resource: &'static ResourceInfo,
     namespace: Option<String>,
     labels: Option<LabelSelector>,
     fields: Option<FieldSelector>,
@@ -36,7 +33,6 @@ impl Filter {
             None => None,
         };
         Ok(Self {
-            resource: path.resource,
             namespace: path.namespace.clone(),
             labels,
             fields,
@@ -48,18 +44,22 @@ impl Filter {
         self.labels.is_some() || self.fields.is_some()
     }
 
-    pub fn matches(&self, candidate: &Value) -> bool {
+    /// Matches a cached object by its index alone. Field terms are converted (see
+    /// [`FieldSelector::for_resource`]), the spelling the index keeps.
+    pub fn matches(&self, candidate: &Index) -> bool {
         if let Some(namespace) = &self.namespace
-            && object::namespace(candidate) != Some(namespace.as_str())
+            && candidate.namespace.as_deref() != Some(namespace.as_str())
         {
             return false;
         }
         self.labels
             .as_ref()
-            .is_none_or(|labels| labels.matches_object(candidate))
-            && self
-                .fields
-                .as_ref()
-                .is_none_or(|fields| fields.matches_object(self.resource, candidate))
+            .is_none_or(|labels| labels.matches_with(|key| candidate.label(key)))
+            && self.fields.as_ref().is_none_or(|fields| {
+                fields
+                    .terms()
+                    .iter()
+                    .all(|term| term.matches_value(candidate.field(&term.field)))
+            })
     }
 }

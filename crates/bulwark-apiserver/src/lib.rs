@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod discovery;
+pub mod entry;
 pub mod filter;
 pub mod handlers;
 pub mod http;

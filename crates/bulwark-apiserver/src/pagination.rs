@@ -14,7 +14,8 @@ use bulwark_core::ApiError;
 use imbl::OrdMap;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::entry::Entry;
 
 const MAX_SNAPSHOTS: usize = 64;
 const SNAPSHOT_LIFETIME: Duration = Duration::from_secs(300);
@@ -51,7 +52,7 @@ impl ContinueToken {
 struct Kept {
     storage_prefix: &'static str,
     revision: i64,
-    objects: OrdMap<String, Arc<Value>>,
+    objects: OrdMap<String, Arc<Entry>>,
     kept_at: Instant,
 }
 
@@ -66,7 +67,7 @@ impl Pages {
         &self,
         storage_prefix: &'static str,
         revision: i64,
-        objects: &OrdMap<String, Arc<Value>>,
+        objects: &OrdMap<String, Arc<Entry>>,
     ) {
         let mut kept = self.kept.lock();
         if kept
@@ -86,7 +87,7 @@ impl Pages {
         }
     }
 
-    pub fn find(&self, storage_prefix: &str, revision: i64) -> Option<OrdMap<String, Arc<Value>>> {
+    pub fn find(&self, storage_prefix: &str, revision: i64) -> Option<OrdMap<String, Arc<Entry>>> {
         let mut kept = self.kept.lock();
         kept.retain(|k| k.kept_at.elapsed() < SNAPSHOT_LIFETIME);
         kept.iter()
@@ -126,7 +127,9 @@ mod tests {
     fn snapshots_are_found_by_prefix_and_revision() {
         let pages = Pages::default();
         let mut objects = OrdMap::new();
-        objects.insert("k".to_string(), Arc::new(Value::Null));
+        let pods = bulwark_core::resource::find("", "v1", "pods").unwrap();
+        let entry = Entry::new(pods, serde_json::json!({}), 1);
+        objects.insert("k".to_string(), Arc::new(entry));
         pages.keep("/registry/pods/", 7, &objects);
         assert!(pages.find("/registry/pods/", 7).is_some());
         assert!(pages.find("/registry/pods/", 8).is_none());

@@ -10,6 +10,11 @@ fn is_events_v1(info: &ResourceInfo) -> bool {
     info.group == "events.k8s.io"
 }
 
+/// Whether this resource's clients see objects in another shape than the stored one.
+pub fn converts(info: &ResourceInfo) -> bool {
+    is_events_v1(info)
+}
+
 /// The object as this resource's clients see it.
 pub fn present<'a>(info: &ResourceInfo, stored: &'a Value) -> Cow<'a, Value> {
     if is_events_v1(info) {

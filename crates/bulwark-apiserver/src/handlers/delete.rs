@@ -332,11 +332,11 @@ pub async fn delete_collection(
         .objects
         .range::<_, String>(prefix.clone()..)
         .take_while(|(key, _)| key.starts_with(&prefix))
-        .filter(|(_, object)| filter.matches(object))
+        .filter(|(_, object)| filter.matches(&object.index))
         .map(|(_, object)| ResourcePath {
             resource: path.resource,
-            namespace: object::namespace(object).map(str::to_string),
-            name: object::name(object).map(str::to_string),
+            namespace: object.index.namespace.as_deref().map(str::to_string),
+            name: Some(object.index.name.to_string()).filter(|name| !name.is_empty()),
             subresource: None,
         })
         .collect();

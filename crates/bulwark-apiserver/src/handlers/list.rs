@@ -126,14 +126,14 @@ pub async fn list(
         )),
         None => objects.range::<_, String>(prefix.clone()..),
     };
-    let mut page: Vec<Arc<Value>> = Vec::new();
+    let mut page: Vec<Arc<crate::entry::Entry>> = Vec::new();
     let mut last_key = None;
     let mut more = false;
     for (key, object) in range {
         if !key.starts_with(&prefix) {
             break;
         }
-        if !filter.matches(object) {
+        if !filter.matches(&object.index) {
             continue;
         }
         if limit.is_some_and(|limit| page.len() >= limit) {
@@ -155,17 +155,12 @@ pub async fn list(
         };
         metadata["continue"] = json!(token.encode());
     }
-    let presented: Vec<std::borrow::Cow<'_, Value>> = page
-        .iter()
-        .map(|o| crate::view::present(path.resource, o))
-        .collect();
-    let refs: Vec<&Value> = presented.iter().map(|o| o.as_ref()).collect();
-    let body = print::many_json(
+    let body = print::entries_json(
         server,
         path.resource,
         representation,
         incoming,
-        &refs,
+        &page,
         metadata,
     );
     Ok(Reply::RawJson {

@@ -147,7 +147,7 @@ impl Watcher {
 
     /// Sends one cache event if it concerns this watcher; false once the client is gone.
     async fn forward(&self, event: &CacheEvent) -> bool {
-        let now_matches = self.filter.matches(&event.object);
+        let now_matches = self.filter.matches(&event.object.index);
         let was_matching = event
             .previous
             .as_deref()
@@ -160,12 +160,13 @@ impl Watcher {
             (_, true, false) => EventType::Deleted,
             (_, false, false) => return true,
         };
-        let object = crate::view::present(self.path.resource, &event.object);
         if self.representation == Representation::Object
-            && matches!(object, std::borrow::Cow::Borrowed(_))
+            && !crate::view::converts(self.path.resource)
         {
             return self.send_encoded(event_type, event.encoded_object()).await;
         }
+        let decoded = event.object.value();
+        let object = crate::view::present(self.path.resource, &decoded);
         let rendered = self.render(&object);
         self.send(json!({"type": event_type.as_str(), "object": rendered}))
             .await

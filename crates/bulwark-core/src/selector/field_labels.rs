@@ -27,6 +27,34 @@ const EVENT_OBJECT_FIELDS: &[&str] = &[
     "fieldPath",
 ];
 
+const POD_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.podIPs",
+    "status.nominatedNodeName",
+];
+
+/// Every field label any kind supports, in converted spelling (see [`selectable_fields`]).
+const ALL_FIELDS: &[&str] = &[
+    "spec.unschedulable",
+    "status.phase",
+    "type",
+    "spec.clusterIP",
+    "spec.type",
+    "status.replicas",
+    "status.successful",
+    "reason",
+    "reportingComponent",
+    "source",
+];
+
 fn not_supported(label: &str) -> SelectorError {
     SelectorError::FieldLabelNotSupported(format!("field label not supported: {label}"))
 }
@@ -53,22 +81,7 @@ pub fn convert_field_label(
 fn convert_label(resource: &ResourceInfo, label: &str) -> Result<String, SelectorError> {
     match (resource.group, resource.kind) {
         ("", "Pod") if label == "spec.host" => Ok("spec.nodeName".to_string()),
-        ("", "Pod") => accept(
-            label,
-            &[
-                "metadata.name",
-                "metadata.namespace",
-                "spec.nodeName",
-                "spec.restartPolicy",
-                "spec.schedulerName",
-                "spec.serviceAccountName",
-                "spec.hostNetwork",
-                "status.phase",
-                "status.podIP",
-                "status.podIPs",
-                "status.nominatedNodeName",
-            ],
-        ),
+        ("", "Pod") => accept(label, POD_FIELDS),
         ("", "Node") => accept(label, &["metadata.name", "spec.unschedulable"]),
         ("", "Namespace") => accept(label, &["status.phase", "metadata.name"]),
         ("", "Secret") => accept(label, &["type", "metadata.namespace", "metadata.name"]),
@@ -138,6 +151,28 @@ fn convert_events_v1_label(label: &str) -> Result<String, SelectorError> {
         "reason" | "type" | "metadata.namespace" | "metadata.name" => Ok(label.to_string()),
         _ => Err(not_supported(label)),
     }
+}
+
+/// Every field a field selector on `resource` can read, in the spelling conversion leaves it
+/// in: what a cache must remember of an object to match any selector without the object.
+pub fn selectable_fields(resource: &ResourceInfo) -> Vec<String> {
+    let involved = EVENT_OBJECT_FIELDS.iter().flat_map(|field| {
+        [
+            format!("involvedObject.{field}"),
+            format!("regarding.{field}"),
+        ]
+    });
+    let mut fields: Vec<String> = POD_FIELDS
+        .iter()
+        .chain(ALL_FIELDS)
+        .chain(&["spec.host", "reportingController"])
+        .map(|label| label.to_string())
+        .chain(involved)
+        .filter_map(|label| convert_label(resource, &label).ok())
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
 }
 
 /// Whether lists of `resource` can select on `label`.
@@ -452,6 +487,26 @@ mod tests {
         assert_eq!(
             bad.for_resource(pods).unwrap_err().to_string(),
             "field label not supported: spec.bogus"
+        );
+    }
+
+    #[test]
+    fn selectable_fields_cover_every_converted_label() {
+        assert_eq!(
+            selectable_fields(resource("", "pods")).len(),
+            POD_FIELDS.len()
+        );
+        let events = selectable_fields(resource("", "events"));
+        assert!(events.contains(&"involvedObject.uid".to_string()));
+        assert!(events.contains(&"source".to_string()));
+        let events_v1 = selectable_fields(resource("events.k8s.io", "events"));
+        assert!(events_v1.contains(&"reportingComponent".to_string()));
+        assert_eq!(
+            selectable_fields(resource("", "configmaps")),
+            ["metadata.name", "metadata.namespace"]
+        );
+        assert!(
+            selectable_fields(resource("batch", "jobs")).contains(&"status.successful".to_string())
         );
     }
 
