@@ -423,6 +423,11 @@ impl WatchCache {
         Ok(revision)
     }
 
+    /// One cached object by store key; it may trail the store by the dispatcher's latency.
+    pub fn get(&self, info: &ResourceInfo, key: &str) -> Option<Arc<Entry>> {
+        self.resource(info).read().objects.get(key).cloned()
+    }
+
     /// A consistent copy of a resource's objects, cheap to take (persistent map).
     pub fn snapshot(&self, info: &ResourceInfo) -> Snapshot {
         let cache = self.resource(info).read();

@@ -338,8 +338,11 @@ fn generate_name(base: &str) -> String {
 
 /// The stored form: everything but the resourceVersion, which is the store's revision.
 pub fn encode(object: &Value) -> Bytes {
-    let bytes = serde_json::to_vec(&WithoutResourceVersion { value: object, depth: 0 })
-        .expect("JSON values always serialise");
+    let bytes = serde_json::to_vec(&WithoutResourceVersion {
+        value: object,
+        depth: 0,
+    })
+    .expect("JSON values always serialise");
     Bytes::from(bytes)
 }
 
@@ -380,16 +383,23 @@ async fn admit_namespace(
     let namespaces =
         bulwark_core::resource::find("", "v1", "namespaces").expect("namespaces are always served");
     let key = namespaces.key(None, namespace);
-    let Some(kv) = server
-        .store
-        .get(&key)
-        .await
-        .map_err(object::storage_error)?
-    else {
-        return Err(ApiError::not_found("namespaces", namespace));
+    // The cache answers almost always; a namespace created a moment ago may only be in the store.
+    let terminating = match server.cache.get(namespaces, &key) {
+        Some(cached) => cached.index.field("status.phase") == "Terminating",
+        None => {
+            let Some(kv) = server
+                .store
+                .get(&key)
+                .await
+                .map_err(object::storage_error)?
+            else {
+                return Err(ApiError::not_found("namespaces", namespace));
+            };
+            let stored: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
+            object::is_terminating(&stored)
+        }
     };
-    let stored: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
-    if object::is_terminating(&stored) {
+    if terminating {
         let name = object::name(object).unwrap_or_default();
         let mut error = ApiError::forbidden(format!(
             "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
@@ -660,7 +670,10 @@ mod tests {
         });
         let stored: Value = serde_json::from_slice(&encode(&object)).unwrap();
         let mut expected = object.clone();
-        expected["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        expected["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
         assert_eq!(stored, expected);
     }
 }
