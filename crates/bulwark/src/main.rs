@@ -8,6 +8,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The API server allocates many small JSON nodes per request; mimalloc handles that load with
+/// far less time in the allocator than glibc (measured with `bulwark bench api`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "bulwark",
