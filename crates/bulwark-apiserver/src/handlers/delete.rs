@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::ApiServer;
 use crate::filter::Filter;
+use crate::handlers::commit::{Commit, MAX_ATTEMPTS, compare_and_swap, too_many_conflicts};
 use crate::handlers::list::read_current;
 use crate::handlers::{print, render_object};
 use crate::http::{Incoming, Reply};
@@ -21,8 +22,6 @@ use crate::negotiate;
 use crate::object;
 use crate::request::ResourcePath;
 use crate::view;
-
-const MAX_DELETE_ATTEMPTS: usize = 8;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -224,57 +223,25 @@ pub async fn delete_object(
     let info = view::storage_resource(path.resource);
     let name = path.name.as_deref().unwrap_or_default();
     let key = info.key(path.namespace.as_deref(), name);
-    for _ in 0..MAX_DELETE_ATTEMPTS {
+    for _ in 0..MAX_ATTEMPTS {
         let (current, revision) = read_current(server, path).await?;
         check_preconditions(info, &current, options)?;
-        match decide(info, &current, options.grace_period_seconds) {
+        let commit = match decide(info, &current, options.grace_period_seconds) {
             Deletion::Unchanged => return Ok(current),
-            Deletion::Remove => {
-                if options.dry_run() {
-                    return Ok(current);
-                }
-                match server.store.delete(&key, Some(revision)).await {
-                    Ok((deleted_at, _)) => {
-                        let mut gone = current;
-                        object::set_resource_version(&mut gone, deleted_at);
-                        return Ok(gone);
-                    }
-                    Err(bulwark_store::Error::Conflict { .. }) => continue,
-                    Err(bulwark_store::Error::NotFound(_)) => {
-                        return Err(ApiError::not_found(&info.qualified_plural(), name));
-                    }
-                    Err(other) => return Err(object::storage_error(other)),
-                }
-            }
+            Deletion::Remove => Commit::Remove(current),
             Deletion::MarkTerminating { grace_seconds } => {
-                let marked = mark_terminating(server, info, current, grace_seconds);
-                if options.dry_run() {
-                    return Ok(marked);
-                }
-                match server
-                    .store
-                    .update(&key, super::write::encode(&marked), revision)
-                    .await
-                {
-                    Ok(new_revision) => {
-                        let mut marked = marked;
-                        object::set_resource_version(&mut marked, new_revision);
-                        return Ok(marked);
-                    }
-                    Err(bulwark_store::Error::Conflict { .. }) => continue,
-                    Err(bulwark_store::Error::NotFound(_)) => {
-                        return Err(ApiError::not_found(&info.qualified_plural(), name));
-                    }
-                    Err(other) => return Err(object::storage_error(other)),
-                }
+                Commit::Update(mark_terminating(server, info, current, grace_seconds))
             }
+        };
+        if options.dry_run() {
+            let (Commit::Update(object) | Commit::Remove(object)) = commit;
+            return Ok(object);
+        }
+        if let Some(written) = compare_and_swap(server, info, &key, name, revision, commit).await? {
+            return Ok(written);
         }
     }
-    Err(ApiError::conflict(
-        &info.qualified_plural(),
-        name,
-        "too many concurrent updates; please retry",
-    ))
+    Err(too_many_conflicts(info, name))
 }
 
 fn mark_terminating(

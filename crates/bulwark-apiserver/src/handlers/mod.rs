@@ -1,6 +1,7 @@
 //! Request handlers, one module per verb family.
 
 pub mod bootstrap;
+pub mod commit;
 pub mod delete;
 pub mod list;
 pub mod patch;

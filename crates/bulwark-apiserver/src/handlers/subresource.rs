@@ -8,6 +8,7 @@ use bulwark_core::{ApiError, ResourceInfo, StatusCause};
 use serde_json::{Value, json};
 
 use crate::ApiServer;
+use crate::handlers::commit::{Commit, MAX_ATTEMPTS, compare_and_swap, too_many_conflicts};
 use crate::handlers::delete::{DeleteOptions, delete_object};
 use crate::handlers::list::read_current;
 use crate::handlers::write::{Target, WriteOptions, guaranteed_update};
@@ -218,30 +219,18 @@ async fn raw_update(
     let info: &ResourceInfo = path.resource;
     let name = path.name.as_deref().unwrap_or_default();
     let key = info.key(path.namespace.as_deref(), name);
-    for _ in 0..8 {
+    for _ in 0..MAX_ATTEMPTS {
         let (mut object, revision) = read_current(server, path).await?;
         mutate(&mut object)?;
         if dry_run {
             return Ok(object);
         }
-        match server
-            .store
-            .update(&key, super::write::encode(&object), revision)
-            .await
-        {
-            Ok(new_revision) => {
-                object::set_resource_version(&mut object, new_revision);
-                return Ok(object);
-            }
-            Err(bulwark_store::Error::Conflict { .. }) => continue,
-            Err(other) => return Err(object::storage_error(other)),
+        let commit = Commit::Update(object);
+        if let Some(written) = compare_and_swap(server, info, &key, name, revision, commit).await? {
+            return Ok(written);
         }
     }
-    Err(ApiError::conflict(
-        &info.qualified_plural(),
-        name,
-        "too many concurrent updates; please retry",
-    ))
+    Err(too_many_conflicts(info, name))
 }
 
 /// `pods/{name}/eviction`: a delete that honours the Eviction's DeleteOptions.

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::ApiServer;
+use crate::handlers::commit::{Commit, MAX_ATTEMPTS, compare_and_swap, too_many_conflicts};
 use crate::handlers::list::read_current;
 use crate::handlers::render_object;
 use crate::http::{Incoming, Reply};
@@ -23,8 +24,6 @@ use crate::request::ResourcePath;
 use crate::strategy;
 use crate::view;
 
-/// Attempts of the read-modify-write loop before giving up with 409.
-const MAX_UPDATE_ATTEMPTS: usize = 8;
 /// Attempts at a free generated name before giving up, as upstream's RetryGenerateName.
 const MAX_GENERATE_NAME_ATTEMPTS: usize = 8;
 const GENERATED_SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -463,7 +462,7 @@ pub async fn guaranteed_update(
     let info = view::storage_resource(path.resource);
     let name = path.name.as_deref().unwrap_or_default();
     let key = info.key(path.namespace.as_deref(), name);
-    for _ in 0..MAX_UPDATE_ATTEMPTS {
+    for _ in 0..MAX_ATTEMPTS {
         let (current, revision) = read_current(server, path).await?;
         let proposed = propose(&current)?;
         let next = prepare_update(server, info, path, target, &current, proposed, options)?;
@@ -474,38 +473,16 @@ pub async fn guaranteed_update(
         if options.dry_run {
             return Ok(next);
         }
-        if finalized(&next) {
-            return match server.store.delete(&key, Some(revision)).await {
-                Ok((deleted_at, _)) => {
-                    let mut gone = next;
-                    object::set_resource_version(&mut gone, deleted_at);
-                    Ok(gone)
-                }
-                Err(bulwark_store::Error::Conflict { .. }) => continue,
-                Err(bulwark_store::Error::NotFound(_)) => {
-                    Err(ApiError::not_found(&info.qualified_plural(), name))
-                }
-                Err(other) => Err(object::storage_error(other)),
-            };
-        }
-        match server.store.update(&key, encode(&next), revision).await {
-            Ok(new_revision) => {
-                let mut next = next;
-                object::set_resource_version(&mut next, new_revision);
-                return Ok(next);
-            }
-            Err(bulwark_store::Error::Conflict { .. }) => continue,
-            Err(bulwark_store::Error::NotFound(_)) => {
-                return Err(ApiError::not_found(&info.qualified_plural(), name));
-            }
-            Err(other) => return Err(object::storage_error(other)),
+        let commit = if finalized(&next) {
+            Commit::Remove(next)
+        } else {
+            Commit::Update(next)
+        };
+        if let Some(written) = compare_and_swap(server, info, &key, name, revision, commit).await? {
+            return Ok(written);
         }
     }
-    Err(ApiError::conflict(
-        &info.qualified_plural(),
-        name,
-        "too many concurrent updates; please retry",
-    ))
+    Err(too_many_conflicts(info, name))
 }
 
 /// An object being deleted whose last finalizer is gone, with no grace period left, is removed.
