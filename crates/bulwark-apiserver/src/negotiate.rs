@@ -81,6 +81,13 @@ pub fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
             Ok(BodyFormat::ApplyPatch)
         }
+        // kubectl's `create <kind>` subcommands write protobuf; say how to get there meanwhile.
+        "application/vnd.kubernetes.protobuf" => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "protobuf request bodies are not supported yet; send JSON or YAML instead, e.g. \
+             `kubectl create namespace NAME --dry-run=client -o yaml | kubectl apply -f -`",
+        )),
         _ => Err(ApiError::unsupported_media_type(raw)),
     }
 }
@@ -133,5 +140,12 @@ mod tests {
             BodyFormat::ApplyPatch
         );
         assert_eq!(body_format(Some("text/html")).unwrap_err().code, 415);
+        let protobuf = body_format(Some("application/vnd.kubernetes.protobuf")).unwrap_err();
+        assert_eq!(protobuf.code, 415);
+        assert!(
+            protobuf
+                .message
+                .contains("--dry-run=client -o yaml | kubectl apply -f -")
+        );
     }
 }
