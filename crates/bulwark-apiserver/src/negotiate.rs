@@ -62,6 +62,9 @@ pub enum BodyFormat {
     MergePatch,
     StrategicMergePatch,
     ApplyPatch,
+    /// `application/vnd.kubernetes.protobuf`: decoded to JSON for the kinds that
+    /// `bulwark_registry::protobuf` knows (create and replace only).
+    Protobuf,
 }
 
 pub fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
@@ -81,13 +84,8 @@ pub fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
             Ok(BodyFormat::ApplyPatch)
         }
-        // kubectl's `create <kind>` subcommands write protobuf; say how to get there meanwhile.
-        "application/vnd.kubernetes.protobuf" => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "protobuf request bodies are not supported yet; send JSON or YAML instead, e.g. \
-             `kubectl create namespace NAME --dry-run=client -o yaml | kubectl apply -f -`",
-        )),
+        // kubectl's `create <kind>` subcommands write protobuf.
+        "application/vnd.kubernetes.protobuf" => Ok(BodyFormat::Protobuf),
         _ => Err(ApiError::unsupported_media_type(raw)),
     }
 }
@@ -140,12 +138,9 @@ mod tests {
             BodyFormat::ApplyPatch
         );
         assert_eq!(body_format(Some("text/html")).unwrap_err().code, 415);
-        let protobuf = body_format(Some("application/vnd.kubernetes.protobuf")).unwrap_err();
-        assert_eq!(protobuf.code, 415);
-        assert!(
-            protobuf
-                .message
-                .contains("--dry-run=client -o yaml | kubectl apply -f -")
+        assert_eq!(
+            body_format(Some("application/vnd.kubernetes.protobuf")).unwrap(),
+            BodyFormat::Protobuf
         );
     }
 }

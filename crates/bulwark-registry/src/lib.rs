@@ -7,6 +7,7 @@
 //!   Kubernetes list/map extensions (`x-kubernetes-patch-merge-key`, `x-kubernetes-list-type`, …)
 //!   that the patch engines and OpenAPI both read;
 //! * [`openapi`] — the `/openapi/v3` index and per group-version documents;
+//! * [`protobuf`] — decoding `application/vnd.kubernetes.protobuf` request bodies to JSON;
 //! * [`strict`] — decoding a request body with `fieldValidation` (unknown and duplicate fields);
 //! * [`normalize`] — the typed round trip that turns a JSON body into a well-typed object;
 //! * [`defaults`] — upstream's defaulting;
@@ -18,6 +19,7 @@ pub mod defaults;
 pub mod events;
 pub mod normalize;
 pub mod openapi;
+pub mod protobuf;
 pub mod schema;
 pub mod strict;
 pub mod table;

@@ -31,7 +31,7 @@ pub async fn patch(
     let mut warnings = Vec::new();
     let patched = match format {
         BodyFormat::ApplyPatch => server_side_apply(server, path, incoming, &options).await?,
-        BodyFormat::Json | BodyFormat::Yaml => {
+        BodyFormat::Json | BodyFormat::Yaml | BodyFormat::Protobuf => {
             return Err(ApiError::unsupported_media_type(
                 incoming.header(http::header::CONTENT_TYPE).unwrap_or(""),
             ));
@@ -143,7 +143,7 @@ fn apply_patch(
             }
             managed::strategic_merge(info, current, patch)
         }
-        BodyFormat::Json | BodyFormat::Yaml | BodyFormat::ApplyPatch => {
+        BodyFormat::Json | BodyFormat::Yaml | BodyFormat::ApplyPatch | BodyFormat::Protobuf => {
             Err(ApiError::unsupported_media_type("application/json"))
         }
     }

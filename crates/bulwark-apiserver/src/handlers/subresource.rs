@@ -134,7 +134,7 @@ pub async fn patch_scale(
         BodyFormat::MergePatch | BodyFormat::StrategicMergePatch | BodyFormat::ApplyPatch => {
             Ok(bulwark_patch::merge_patch::apply(scale, &patch))
         }
-        BodyFormat::Json | BodyFormat::Yaml => {
+        BodyFormat::Json | BodyFormat::Yaml | BodyFormat::Protobuf => {
             Err(ApiError::unsupported_media_type("application/json"))
         }
     })

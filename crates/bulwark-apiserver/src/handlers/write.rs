@@ -171,11 +171,25 @@ fn check_namespace(
     }
 }
 
-fn body_is_yaml(incoming: &Incoming) -> Result<bool, ApiError> {
-    Ok(matches!(
-        negotiate::body_format(incoming.header(http::header::CONTENT_TYPE))?,
-        BodyFormat::Yaml | BodyFormat::ApplyPatch
-    ))
+/// Decodes a create or replace body with `fieldValidation`; a protobuf body is first turned into
+/// the JSON it encodes (its unknown field numbers are dropped, so strict validation cannot see them).
+fn decode_write_body(
+    info: &'static ResourceInfo,
+    incoming: &Incoming,
+    options: &WriteOptions,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let field_validation = options.field_validation.as_deref();
+    match negotiate::body_format(incoming.header(http::header::CONTENT_TYPE))? {
+        BodyFormat::Protobuf => {
+            let object = bulwark_registry::protobuf::decode(&incoming.body)?;
+            let bytes = serde_json::to_vec(&object).expect("JSON values always serialise");
+            strategy::decode_body(info, &bytes, false, field_validation)
+        }
+        BodyFormat::Yaml | BodyFormat::ApplyPatch => {
+            strategy::decode_body(info, &incoming.body, true, field_validation)
+        }
+        _ => strategy::decode_body(info, &incoming.body, false, field_validation),
+    }
 }
 
 pub async fn create(
@@ -184,14 +198,8 @@ pub async fn create(
     incoming: &Incoming,
 ) -> Result<Reply, ApiError> {
     let options = WriteOptions::from_request(incoming)?;
-    let yaml = body_is_yaml(incoming)?;
     let info = path.resource;
-    let (mut body, warnings) = strategy::decode_body(
-        info,
-        &incoming.body,
-        yaml,
-        options.field_validation.as_deref(),
-    )?;
+    let (mut body, warnings) = decode_write_body(info, incoming, &options)?;
     check_type_meta(info, &mut body, info.kind)?;
     let created = create_object(server, path, body, &options).await?;
     let presented = view::present(info, &created);
@@ -422,14 +430,8 @@ pub async fn replace(
     incoming: &Incoming,
 ) -> Result<Reply, ApiError> {
     let options = WriteOptions::from_request(incoming)?;
-    let yaml = body_is_yaml(incoming)?;
     let info = path.resource;
-    let (mut body, warnings) = strategy::decode_body(
-        info,
-        &incoming.body,
-        yaml,
-        options.field_validation.as_deref(),
-    )?;
+    let (mut body, warnings) = decode_write_body(info, incoming, &options)?;
     check_type_meta(info, &mut body, info.kind)?;
     let body = view::to_storage(info, body);
     let pinned = object::resource_version(&body);

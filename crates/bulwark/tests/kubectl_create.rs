@@ -1,0 +1,48 @@
+//! `kubectl create <kind>` subcommands send protobuf bodies; Bulwark decodes the core kinds.
+
+mod common;
+
+use common::Cluster;
+
+#[test]
+fn kubectl_create_namespace_creates_it() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&["create", "namespace", "payments"]);
+    assert_eq!(output.trim(), "namespace/payments created");
+    let phase = cluster.ok(&[
+        "get",
+        "namespace",
+        "payments",
+        "-o",
+        "jsonpath={.metadata.name} {.status.phase}",
+    ]);
+    assert_eq!(phase, "payments Active");
+}
+
+#[test]
+fn kubectl_create_configmap_from_literal_stores_the_data() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&["create", "configmap", "c", "--from-literal=a=b"]);
+    assert_eq!(output.trim(), "configmap/c created");
+    let data = cluster.ok(&["get", "configmap", "c", "-o", "jsonpath={.data}"]);
+    assert_eq!(data, r#"{"a":"b"}"#);
+}
+
+#[test]
+fn kubectl_create_secret_generic_stores_base64_data() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&["create", "secret", "generic", "s", "--from-literal=p=q"]);
+    assert_eq!(output.trim(), "secret/s created");
+    let secret = cluster.ok(&["get", "secret", "s", "-o", "jsonpath={.type} {.data.p}"]);
+    assert_eq!(secret, "Opaque cQ==");
+}
+
+#[test]
+fn kubectl_create_deployment_is_415_with_the_yaml_hint() {
+    let cluster = Cluster::start();
+    let output = cluster.kubectl(&["create", "deployment", "web", "--image=nginx"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Deployment"), "{stderr}");
+    assert!(stderr.contains("kubectl apply -f -"), "{stderr}");
+}
