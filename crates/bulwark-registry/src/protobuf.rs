@@ -29,6 +29,8 @@ enum FieldKind {
     RawJson,
     Bool,
     Int64,
+    /// `int32`: negative values are sign-extended to ten varint bytes on the wire.
+    Int32,
     Message(&'static Message),
     /// `map<string, string>`: repeated entries with key 1 and value 2.
     MapString,
@@ -163,12 +165,53 @@ static SECRET: Message = Message {
     ],
 };
 
+static LOCAL_OBJECT_REFERENCE: Message = Message {
+    fields: &[field(1, "name", FieldKind::String)],
+};
+
+static OBJECT_REFERENCE: Message = Message {
+    fields: &[
+        field(1, "kind", FieldKind::String),
+        field(2, "namespace", FieldKind::String),
+        field(3, "name", FieldKind::String),
+        field(4, "uid", FieldKind::String),
+        field(5, "apiVersion", FieldKind::String),
+        field(6, "resourceVersion", FieldKind::String),
+        field(7, "fieldPath", FieldKind::String),
+    ],
+};
+
+static SERVICE_ACCOUNT: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "secrets", FieldKind::RepeatedMessage(&OBJECT_REFERENCE)),
+        field(
+            3,
+            "imagePullSecrets",
+            FieldKind::RepeatedMessage(&LOCAL_OBJECT_REFERENCE),
+        ),
+        field(4, "automountServiceAccountToken", FieldKind::Bool),
+    ],
+};
+
+static PRIORITY_CLASS: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "value", FieldKind::Int32),
+        field(3, "globalDefault", FieldKind::Bool),
+        field(4, "description", FieldKind::String),
+        field(5, "preemptionPolicy", FieldKind::String),
+    ],
+};
+
 /// The message table of a kind whose protobuf bodies are understood.
 fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
     match (api_version, kind) {
         ("v1", "Namespace") => Some(&NAMESPACE),
         ("v1", "ConfigMap") => Some(&CONFIG_MAP),
         ("v1", "Secret") => Some(&SECRET),
+        ("v1", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
+        ("scheduling.k8s.io/v1", "PriorityClass") => Some(&PRIORITY_CLASS),
         _ => None,
     }
 }
@@ -333,6 +376,9 @@ fn decode_message(
             }
             FieldKind::Int64 => {
                 out.insert(name.into(), json!(expect_varint(wire, name)? as i64));
+            }
+            FieldKind::Int32 => {
+                out.insert(name.into(), json!(expect_varint(wire, name)? as i32));
             }
             FieldKind::Time => {
                 out.insert(name.into(), time(expect_bytes(wire, name)?, name)?);
@@ -554,6 +600,62 @@ mod tests {
                 "data": {"p": "cQ=="},
                 "stringData": {"x": "y"},
                 "type": "Opaque",
+            })
+        );
+    }
+
+    #[test]
+    fn service_account_decodes_its_references() {
+        let service_account = core::ServiceAccount {
+            metadata: metadata("robot"),
+            secrets: vec![core::ObjectReference {
+                name: Some("token".into()),
+                field_path: Some("f".into()),
+                ..Default::default()
+            }],
+            image_pull_secrets: vec![core::LocalObjectReference {
+                name: Some("pull".into()),
+            }],
+            automount_service_account_token: Some(false),
+        };
+        let body = envelope("v1", "ServiceAccount", service_account.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "robot"},
+                "secrets": [{"name": "token", "fieldPath": "f"}],
+                "imagePullSecrets": [{"name": "pull"}],
+                "automountServiceAccountToken": false,
+            })
+        );
+    }
+
+    #[test]
+    fn priority_class_decodes_a_negative_int32_value() {
+        let priority_class = k8s_pb::api::scheduling::v1::PriorityClass {
+            metadata: metadata("low"),
+            value: Some(-5),
+            global_default: Some(true),
+            description: Some("d".into()),
+            preemption_policy: Some("Never".into()),
+        };
+        let body = envelope(
+            "scheduling.k8s.io/v1",
+            "PriorityClass",
+            priority_class.encode_to_vec(),
+        );
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": "low"},
+                "value": -5,
+                "globalDefault": true,
+                "description": "d",
+                "preemptionPolicy": "Never",
             })
         );
     }

@@ -38,6 +38,45 @@ fn kubectl_create_secret_generic_stores_base64_data() {
 }
 
 #[test]
+fn kubectl_create_serviceaccount_creates_it() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&["create", "serviceaccount", "robot"]);
+    assert_eq!(output.trim(), "serviceaccount/robot created");
+    let name = cluster.ok(&[
+        "get",
+        "serviceaccount",
+        "robot",
+        "-o",
+        "jsonpath={.metadata.namespace}/{.metadata.name}",
+    ]);
+    assert_eq!(name, "default/robot");
+}
+
+#[test]
+fn kubectl_create_priorityclass_stores_the_value() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&[
+        "create",
+        "priorityclass",
+        "high",
+        "--value=1000",
+        "--description=important",
+    ]);
+    assert_eq!(
+        output.trim(),
+        "priorityclass.scheduling.k8s.io/high created"
+    );
+    let class = cluster.ok(&[
+        "get",
+        "priorityclass",
+        "high",
+        "-o",
+        "jsonpath={.value} {.description} {.preemptionPolicy}",
+    ]);
+    assert_eq!(class, "1000 important PreemptLowerPriority");
+}
+
+#[test]
 fn kubectl_create_deployment_is_415_with_the_yaml_hint() {
     let cluster = Cluster::start();
     let output = cluster.kubectl(&["create", "deployment", "web", "--image=nginx"]);
