@@ -40,6 +40,14 @@ enum FieldKind {
     RepeatedMessage(&'static Message),
     /// `metav1.Time`: 1 seconds, 2 nanos; shown as RFC 3339 with second precision.
     Time,
+    /// `intstr.IntOrString`: 1 type (0 int, 1 string), 2 intVal, 3 strVal; shown as a JSON
+    /// number or string.
+    IntOrString,
+    /// `map<string, Quantity>`: entries with key 1 and a `resource.Quantity` message as value 2;
+    /// a `Quantity` (1: the canonical string) is shown as that string.
+    MapQuantity,
+    /// `map<string, Time>`: entries with key 1 and a `Time` message as value 2.
+    MapTime,
 }
 
 #[derive(Debug)]
@@ -204,6 +212,108 @@ static PRIORITY_CLASS: Message = Message {
     ],
 };
 
+static SCOPED_RESOURCE_SELECTOR_REQUIREMENT: Message = Message {
+    fields: &[
+        field(1, "scopeName", FieldKind::String),
+        field(2, "operator", FieldKind::String),
+        field(3, "values", FieldKind::RepeatedString),
+    ],
+};
+
+static SCOPE_SELECTOR: Message = Message {
+    fields: &[field(
+        1,
+        "matchExpressions",
+        FieldKind::RepeatedMessage(&SCOPED_RESOURCE_SELECTOR_REQUIREMENT),
+    )],
+};
+
+static RESOURCE_QUOTA_SPEC: Message = Message {
+    fields: &[
+        field(1, "hard", FieldKind::MapQuantity),
+        field(2, "scopes", FieldKind::RepeatedString),
+        field(3, "scopeSelector", FieldKind::Message(&SCOPE_SELECTOR)),
+    ],
+};
+
+static RESOURCE_QUOTA_STATUS: Message = Message {
+    fields: &[
+        field(1, "hard", FieldKind::MapQuantity),
+        field(2, "used", FieldKind::MapQuantity),
+    ],
+};
+
+static RESOURCE_QUOTA: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&RESOURCE_QUOTA_SPEC)),
+        field(3, "status", FieldKind::Message(&RESOURCE_QUOTA_STATUS)),
+    ],
+};
+
+static LABEL_SELECTOR_REQUIREMENT: Message = Message {
+    fields: &[
+        field(1, "key", FieldKind::String),
+        field(2, "operator", FieldKind::String),
+        field(3, "values", FieldKind::RepeatedString),
+    ],
+};
+
+static LABEL_SELECTOR: Message = Message {
+    fields: &[
+        field(1, "matchLabels", FieldKind::MapString),
+        field(
+            2,
+            "matchExpressions",
+            FieldKind::RepeatedMessage(&LABEL_SELECTOR_REQUIREMENT),
+        ),
+    ],
+};
+
+static CONDITION: Message = Message {
+    fields: &[
+        field(1, "type", FieldKind::String),
+        field(2, "status", FieldKind::String),
+        field(3, "observedGeneration", FieldKind::Int64),
+        field(4, "lastTransitionTime", FieldKind::Time),
+        field(5, "reason", FieldKind::String),
+        field(6, "message", FieldKind::String),
+    ],
+};
+
+static POD_DISRUPTION_BUDGET_SPEC: Message = Message {
+    fields: &[
+        field(1, "minAvailable", FieldKind::IntOrString),
+        field(2, "selector", FieldKind::Message(&LABEL_SELECTOR)),
+        field(3, "maxUnavailable", FieldKind::IntOrString),
+        field(4, "unhealthyPodEvictionPolicy", FieldKind::String),
+    ],
+};
+
+static POD_DISRUPTION_BUDGET_STATUS: Message = Message {
+    fields: &[
+        field(1, "observedGeneration", FieldKind::Int64),
+        field(2, "disruptedPods", FieldKind::MapTime),
+        field(3, "disruptionsAllowed", FieldKind::Int32),
+        field(4, "currentHealthy", FieldKind::Int32),
+        field(5, "desiredHealthy", FieldKind::Int32),
+        field(6, "expectedPods", FieldKind::Int32),
+        field(7, "conditions", FieldKind::RepeatedMessage(&CONDITION)),
+    ],
+};
+
+static POD_DISRUPTION_BUDGET: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&POD_DISRUPTION_BUDGET_SPEC)),
+        field(
+            3,
+            "status",
+            FieldKind::Message(&POD_DISRUPTION_BUDGET_STATUS),
+        ),
+    ],
+};
+
 /// The message table of a kind whose protobuf bodies are understood.
 fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
     match (api_version, kind) {
@@ -212,6 +322,8 @@ fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("v1", "Secret") => Some(&SECRET),
         ("v1", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
         ("scheduling.k8s.io/v1", "PriorityClass") => Some(&PRIORITY_CLASS),
+        ("v1", "ResourceQuota") => Some(&RESOURCE_QUOTA),
+        ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         _ => None,
     }
 }
@@ -313,8 +425,8 @@ fn base64(bytes: &[u8]) -> Value {
     Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// A map entry message: key 1, value 2.
-fn map_entry(bytes: &[u8], name: &str, value_is_bytes: bool) -> Result<(String, Value), ApiError> {
+/// A map entry message: key 1, value 2 (a string, bytes, `Quantity` or `Time`, per `kind`).
+fn map_entry(bytes: &[u8], name: &str, kind: FieldKind) -> Result<(String, Value), ApiError> {
     let mut key = String::new();
     let mut value: &[u8] = &[];
     for (number, wire) in fields(bytes)? {
@@ -324,12 +436,42 @@ fn map_entry(bytes: &[u8], name: &str, value_is_bytes: bool) -> Result<(String, 
             _ => {}
         }
     }
-    let value = if value_is_bytes {
-        base64(value)
-    } else {
-        Value::String(utf8(value, name)?)
+    let value = match kind {
+        FieldKind::MapBytes => base64(value),
+        FieldKind::MapQuantity => quantity(value, name)?,
+        FieldKind::MapTime => time(value, name)?,
+        _ => Value::String(utf8(value, name)?),
     };
     Ok((key, value))
+}
+
+fn quantity(bytes: &[u8], name: &str) -> Result<Value, ApiError> {
+    let mut value = String::new();
+    for (number, wire) in fields(bytes)? {
+        if number == 1 {
+            value = utf8(expect_bytes(wire, name)?, name)?;
+        }
+    }
+    Ok(Value::String(value))
+}
+
+fn int_or_string(bytes: &[u8], name: &str) -> Result<Value, ApiError> {
+    let mut is_string = false;
+    let mut int_value = 0i32;
+    let mut str_value = String::new();
+    for (number, wire) in fields(bytes)? {
+        match number {
+            1 => is_string = expect_varint(wire, name)? == 1,
+            2 => int_value = expect_varint(wire, name)? as i32,
+            3 => str_value = utf8(expect_bytes(wire, name)?, name)?,
+            _ => {}
+        }
+    }
+    Ok(if is_string {
+        Value::String(str_value)
+    } else {
+        json!(int_value)
+    })
 }
 
 fn time(bytes: &[u8], name: &str) -> Result<Value, ApiError> {
@@ -402,9 +544,14 @@ fn decode_message(
                 let value = utf8(expect_bytes(wire, name)?, name)?;
                 push(out, name, Value::String(value));
             }
-            FieldKind::MapString | FieldKind::MapBytes => {
-                let is_bytes = matches!(field.kind, FieldKind::MapBytes);
-                let (key, value) = map_entry(expect_bytes(wire, name)?, name, is_bytes)?;
+            FieldKind::IntOrString => {
+                out.insert(name.into(), int_or_string(expect_bytes(wire, name)?, name)?);
+            }
+            FieldKind::MapString
+            | FieldKind::MapBytes
+            | FieldKind::MapQuantity
+            | FieldKind::MapTime => {
+                let (key, value) = map_entry(expect_bytes(wire, name)?, name, field.kind)?;
                 let slot = out.entry(name).or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(map) = slot {
                     map.insert(key, value);
@@ -656,6 +803,126 @@ mod tests {
                 "globalDefault": true,
                 "description": "d",
                 "preemptionPolicy": "Never",
+            })
+        );
+    }
+
+    fn quantity(value: &str) -> k8s_pb::apimachinery::pkg::api::resource::Quantity {
+        k8s_pb::apimachinery::pkg::api::resource::Quantity {
+            string: Some(value.into()),
+        }
+    }
+
+    #[test]
+    fn resource_quota_decodes_quantities_as_strings() {
+        let quota = core::ResourceQuota {
+            metadata: metadata("q"),
+            spec: Some(core::ResourceQuotaSpec {
+                hard: [
+                    ("pods".to_string(), quantity("10")),
+                    ("cpu".to_string(), quantity("500m")),
+                ]
+                .into(),
+                scopes: vec!["NotTerminating".into()],
+                scope_selector: Some(core::ScopeSelector {
+                    match_expressions: vec![core::ScopedResourceSelectorRequirement {
+                        scope_name: Some("PriorityClass".into()),
+                        operator: Some("In".into()),
+                        values: vec!["high".into()],
+                    }],
+                }),
+            }),
+            status: Some(core::ResourceQuotaStatus {
+                hard: [("pods".to_string(), quantity("10"))].into(),
+                used: [("pods".to_string(), quantity("1"))].into(),
+            }),
+        };
+        let body = envelope("v1", "ResourceQuota", quota.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": {"name": "q"},
+                "spec": {
+                    "hard": {"pods": "10", "cpu": "500m"},
+                    "scopes": ["NotTerminating"],
+                    "scopeSelector": {"matchExpressions": [
+                        {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}
+                    ]},
+                },
+                "status": {"hard": {"pods": "10"}, "used": {"pods": "1"}},
+            })
+        );
+    }
+
+    #[test]
+    fn pod_disruption_budget_decodes_int_or_string_and_selector() {
+        use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
+        let budget = k8s_pb::api::policy::v1::PodDisruptionBudget {
+            metadata: metadata("p"),
+            spec: Some(k8s_pb::api::policy::v1::PodDisruptionBudgetSpec {
+                min_available: Some(IntOrString {
+                    r#type: Some(0),
+                    int_val: Some(1),
+                    str_val: None,
+                }),
+                max_unavailable: Some(IntOrString {
+                    r#type: Some(1),
+                    int_val: None,
+                    str_val: Some("25%".into()),
+                }),
+                selector: Some(meta::LabelSelector {
+                    match_labels: [("app".to_string(), "x".to_string())].into(),
+                    match_expressions: vec![meta::LabelSelectorRequirement {
+                        key: Some("tier".into()),
+                        operator: Some("In".into()),
+                        values: vec!["web".into()],
+                    }],
+                }),
+                unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
+            }),
+            status: Some(k8s_pb::api::policy::v1::PodDisruptionBudgetStatus {
+                observed_generation: Some(2),
+                disrupted_pods: [(
+                    "pod-a".to_string(),
+                    meta::Time {
+                        seconds: Some(1_700_000_000),
+                        nanos: Some(0),
+                    },
+                )]
+                .into(),
+                disruptions_allowed: Some(0),
+                current_healthy: Some(3),
+                desired_healthy: Some(1),
+                expected_pods: Some(3),
+                conditions: Vec::new(),
+            }),
+        };
+        let body = envelope("policy/v1", "PodDisruptionBudget", budget.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "p"},
+                "spec": {
+                    "minAvailable": 1,
+                    "maxUnavailable": "25%",
+                    "selector": {
+                        "matchLabels": {"app": "x"},
+                        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}],
+                    },
+                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                },
+                "status": {
+                    "observedGeneration": 2,
+                    "disruptedPods": {"pod-a": "2023-11-14T22:13:20Z"},
+                    "disruptionsAllowed": 0,
+                    "currentHealthy": 3,
+                    "desiredHealthy": 1,
+                    "expectedPods": 3,
+                },
             })
         );
     }

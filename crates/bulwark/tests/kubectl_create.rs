@@ -77,6 +77,42 @@ fn kubectl_create_priorityclass_stores_the_value() {
 }
 
 #[test]
+fn kubectl_create_quota_stores_the_hard_limits() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&["create", "quota", "q", "--hard=pods=10,cpu=2"]);
+    assert_eq!(output.trim(), "resourcequota/q created");
+    let hard = cluster.ok(&[
+        "get",
+        "resourcequota",
+        "q",
+        "-o",
+        "jsonpath={.spec.hard.pods} {.spec.hard.cpu}",
+    ]);
+    assert_eq!(hard, "10 2");
+}
+
+#[test]
+fn kubectl_create_pdb_stores_min_available_and_selector() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&[
+        "create",
+        "pdb",
+        "p",
+        "--selector=app=x",
+        "--min-available=1",
+    ]);
+    assert_eq!(output.trim(), "poddisruptionbudget.policy/p created");
+    let spec = cluster.ok(&[
+        "get",
+        "pdb",
+        "p",
+        "-o",
+        "jsonpath={.spec.minAvailable} {.spec.selector.matchLabels.app}",
+    ]);
+    assert_eq!(spec, "1 x");
+}
+
+#[test]
 fn kubectl_create_deployment_is_415_with_the_yaml_hint() {
     let cluster = Cluster::start();
     let output = cluster.kubectl(&["create", "deployment", "web", "--image=nginx"]);
