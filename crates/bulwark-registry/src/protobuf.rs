@@ -314,6 +314,187 @@ static POD_DISRUPTION_BUDGET: Message = Message {
     ],
 };
 
+static CONTAINER_PORT: Message = Message {
+    fields: &[
+        field(1, "name", FieldKind::String),
+        field(2, "hostPort", FieldKind::Int32),
+        field(3, "containerPort", FieldKind::Int32),
+        field(4, "protocol", FieldKind::String),
+        field(5, "hostIP", FieldKind::String),
+    ],
+};
+
+static ENV_VAR: Message = Message {
+    fields: &[
+        field(1, "name", FieldKind::String),
+        field(2, "value", FieldKind::String),
+    ],
+};
+
+static RESOURCE_CLAIM: Message = Message {
+    fields: &[
+        field(1, "name", FieldKind::String),
+        field(2, "request", FieldKind::String),
+    ],
+};
+
+static RESOURCE_REQUIREMENTS: Message = Message {
+    fields: &[
+        field(1, "limits", FieldKind::MapQuantity),
+        field(2, "requests", FieldKind::MapQuantity),
+        field(3, "claims", FieldKind::RepeatedMessage(&RESOURCE_CLAIM)),
+    ],
+};
+
+static CONTAINER: Message = Message {
+    fields: &[
+        field(1, "name", FieldKind::String),
+        field(2, "image", FieldKind::String),
+        field(3, "command", FieldKind::RepeatedString),
+        field(4, "args", FieldKind::RepeatedString),
+        field(5, "workingDir", FieldKind::String),
+        field(6, "ports", FieldKind::RepeatedMessage(&CONTAINER_PORT)),
+        field(7, "env", FieldKind::RepeatedMessage(&ENV_VAR)),
+        field(8, "resources", FieldKind::Message(&RESOURCE_REQUIREMENTS)),
+        field(13, "terminationMessagePath", FieldKind::String),
+        field(14, "imagePullPolicy", FieldKind::String),
+        field(16, "stdin", FieldKind::Bool),
+        field(17, "stdinOnce", FieldKind::Bool),
+        field(18, "tty", FieldKind::Bool),
+        field(20, "terminationMessagePolicy", FieldKind::String),
+        field(24, "restartPolicy", FieldKind::String),
+    ],
+};
+
+static TOLERATION: Message = Message {
+    fields: &[
+        field(1, "key", FieldKind::String),
+        field(2, "operator", FieldKind::String),
+        field(3, "value", FieldKind::String),
+        field(4, "effect", FieldKind::String),
+        field(5, "tolerationSeconds", FieldKind::Int64),
+    ],
+};
+
+/// The scalar and simple fields of a pod spec plus containers. Not listed yet (dropped when a
+/// protobuf body carries them, see the module documentation): volumes, ephemeralContainers,
+/// securityContext, affinity, hostAliases, dnsConfig, readinessGates, topologySpreadConstraints,
+/// os, schedulingGates and resourceClaims; in containers: envFrom, env valueFrom, volumeMounts,
+/// volumeDevices, probes, lifecycle, securityContext, resizePolicy and restartPolicyRules.
+/// `kubectl create deployment` sets none of them.
+static POD_SPEC: Message = Message {
+    fields: &[
+        field(2, "containers", FieldKind::RepeatedMessage(&CONTAINER)),
+        field(3, "restartPolicy", FieldKind::String),
+        field(4, "terminationGracePeriodSeconds", FieldKind::Int64),
+        field(5, "activeDeadlineSeconds", FieldKind::Int64),
+        field(6, "dnsPolicy", FieldKind::String),
+        field(7, "nodeSelector", FieldKind::MapString),
+        field(8, "serviceAccountName", FieldKind::String),
+        field(9, "serviceAccount", FieldKind::String),
+        field(10, "nodeName", FieldKind::String),
+        field(11, "hostNetwork", FieldKind::Bool),
+        field(12, "hostPID", FieldKind::Bool),
+        field(13, "hostIPC", FieldKind::Bool),
+        field(
+            15,
+            "imagePullSecrets",
+            FieldKind::RepeatedMessage(&LOCAL_OBJECT_REFERENCE),
+        ),
+        field(16, "hostname", FieldKind::String),
+        field(17, "subdomain", FieldKind::String),
+        field(19, "schedulerName", FieldKind::String),
+        field(20, "initContainers", FieldKind::RepeatedMessage(&CONTAINER)),
+        field(21, "automountServiceAccountToken", FieldKind::Bool),
+        field(22, "tolerations", FieldKind::RepeatedMessage(&TOLERATION)),
+        field(24, "priorityClassName", FieldKind::String),
+        field(25, "priority", FieldKind::Int32),
+        field(27, "shareProcessNamespace", FieldKind::Bool),
+        field(29, "runtimeClassName", FieldKind::String),
+        field(30, "enableServiceLinks", FieldKind::Bool),
+        field(31, "preemptionPolicy", FieldKind::String),
+        field(32, "overhead", FieldKind::MapQuantity),
+        field(35, "setHostnameAsFQDN", FieldKind::Bool),
+        field(37, "hostUsers", FieldKind::Bool),
+        field(40, "resources", FieldKind::Message(&RESOURCE_REQUIREMENTS)),
+    ],
+};
+
+static POD_TEMPLATE_SPEC: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&POD_SPEC)),
+    ],
+};
+
+static ROLLING_UPDATE_DEPLOYMENT: Message = Message {
+    fields: &[
+        field(1, "maxUnavailable", FieldKind::IntOrString),
+        field(2, "maxSurge", FieldKind::IntOrString),
+    ],
+};
+
+static DEPLOYMENT_STRATEGY: Message = Message {
+    fields: &[
+        field(1, "type", FieldKind::String),
+        field(
+            2,
+            "rollingUpdate",
+            FieldKind::Message(&ROLLING_UPDATE_DEPLOYMENT),
+        ),
+    ],
+};
+
+static DEPLOYMENT_SPEC: Message = Message {
+    fields: &[
+        field(1, "replicas", FieldKind::Int32),
+        field(2, "selector", FieldKind::Message(&LABEL_SELECTOR)),
+        field(3, "template", FieldKind::Message(&POD_TEMPLATE_SPEC)),
+        field(4, "strategy", FieldKind::Message(&DEPLOYMENT_STRATEGY)),
+        field(5, "minReadySeconds", FieldKind::Int32),
+        field(6, "revisionHistoryLimit", FieldKind::Int32),
+        field(7, "paused", FieldKind::Bool),
+        field(9, "progressDeadlineSeconds", FieldKind::Int32),
+    ],
+};
+
+static DEPLOYMENT_CONDITION: Message = Message {
+    fields: &[
+        field(1, "type", FieldKind::String),
+        field(2, "status", FieldKind::String),
+        field(4, "reason", FieldKind::String),
+        field(5, "message", FieldKind::String),
+        field(6, "lastUpdateTime", FieldKind::Time),
+        field(7, "lastTransitionTime", FieldKind::Time),
+    ],
+};
+
+static DEPLOYMENT_STATUS: Message = Message {
+    fields: &[
+        field(1, "observedGeneration", FieldKind::Int64),
+        field(2, "replicas", FieldKind::Int32),
+        field(3, "updatedReplicas", FieldKind::Int32),
+        field(4, "availableReplicas", FieldKind::Int32),
+        field(5, "unavailableReplicas", FieldKind::Int32),
+        field(
+            6,
+            "conditions",
+            FieldKind::RepeatedMessage(&DEPLOYMENT_CONDITION),
+        ),
+        field(7, "readyReplicas", FieldKind::Int32),
+        field(8, "collisionCount", FieldKind::Int32),
+        field(9, "terminatingReplicas", FieldKind::Int32),
+    ],
+};
+
+static DEPLOYMENT: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&DEPLOYMENT_SPEC)),
+        field(3, "status", FieldKind::Message(&DEPLOYMENT_STATUS)),
+    ],
+};
+
 /// The message table of a kind whose protobuf bodies are understood.
 fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
     match (api_version, kind) {
@@ -324,6 +505,7 @@ fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("scheduling.k8s.io/v1", "PriorityClass") => Some(&PRIORITY_CLASS),
         ("v1", "ResourceQuota") => Some(&RESOURCE_QUOTA),
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
+        ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
         _ => None,
     }
 }
@@ -928,11 +1110,134 @@ mod tests {
     }
 
     #[test]
+    fn deployment_decodes_its_pod_template() {
+        use k8s_pb::api::apps::v1 as apps;
+        use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
+        let labels: std::collections::BTreeMap<String, String> =
+            [("app".to_string(), "web".to_string())].into();
+        let deployment = apps::Deployment {
+            metadata: Some(meta::ObjectMeta {
+                name: Some("web".into()),
+                labels: labels.clone(),
+                ..Default::default()
+            }),
+            spec: Some(apps::DeploymentSpec {
+                replicas: Some(2),
+                selector: Some(meta::LabelSelector {
+                    match_labels: labels.clone(),
+                    match_expressions: Vec::new(),
+                }),
+                template: Some(core::PodTemplateSpec {
+                    metadata: Some(meta::ObjectMeta {
+                        labels,
+                        ..Default::default()
+                    }),
+                    spec: Some(core::PodSpec {
+                        containers: vec![core::Container {
+                            name: Some("nginx".into()),
+                            image: Some("nginx".into()),
+                            command: vec!["sleep".into()],
+                            ports: vec![core::ContainerPort {
+                                container_port: Some(80),
+                                protocol: Some("TCP".into()),
+                                ..Default::default()
+                            }],
+                            env: vec![core::EnvVar {
+                                name: Some("A".into()),
+                                value: Some("b".into()),
+                                value_from: None,
+                            }],
+                            resources: Some(core::ResourceRequirements {
+                                limits: [("cpu".to_string(), quantity("1"))].into(),
+                                requests: Default::default(),
+                                claims: Vec::new(),
+                            }),
+                            ..Default::default()
+                        }],
+                        termination_grace_period_seconds: Some(30),
+                        tolerations: vec![core::Toleration {
+                            key: Some("k".into()),
+                            operator: Some("Exists".into()),
+                            toleration_seconds: Some(5),
+                            ..Default::default()
+                        }],
+                        priority: Some(7),
+                        ..Default::default()
+                    }),
+                }),
+                strategy: Some(apps::DeploymentStrategy {
+                    r#type: Some("RollingUpdate".into()),
+                    rolling_update: Some(apps::RollingUpdateDeployment {
+                        max_unavailable: Some(IntOrString {
+                            r#type: Some(1),
+                            int_val: None,
+                            str_val: Some("25%".into()),
+                        }),
+                        max_surge: Some(IntOrString {
+                            r#type: Some(0),
+                            int_val: Some(1),
+                            str_val: None,
+                        }),
+                    }),
+                }),
+                min_ready_seconds: Some(3),
+                revision_history_limit: Some(10),
+                paused: Some(false),
+                progress_deadline_seconds: Some(600),
+            }),
+            status: Some(apps::DeploymentStatus {
+                ready_replicas: Some(1),
+                ..Default::default()
+            }),
+        };
+        let body = envelope("apps/v1", "Deployment", deployment.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web", "labels": {"app": "web"}},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "web"}},
+                        "spec": {
+                            "containers": [{
+                                "name": "nginx",
+                                "image": "nginx",
+                                "command": ["sleep"],
+                                "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                                "env": [{"name": "A", "value": "b"}],
+                                "resources": {"limits": {"cpu": "1"}},
+                            }],
+                            "terminationGracePeriodSeconds": 30,
+                            "tolerations": [
+                                {"key": "k", "operator": "Exists", "tolerationSeconds": 5}
+                            ],
+                            "priority": 7,
+                        },
+                    },
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 1},
+                    },
+                    "minReadySeconds": 3,
+                    "revisionHistoryLimit": 10,
+                    "paused": false,
+                    "progressDeadlineSeconds": 600,
+                },
+                "status": {"readyReplicas": 1},
+            })
+        );
+    }
+
+    #[test]
     fn unsupported_kind_is_415_naming_the_kind() {
-        let body = envelope("apps/v1", "Deployment", Vec::new());
+        let body = envelope("batch/v1", "Job", Vec::new());
         let error = decode(&body).unwrap_err();
         assert_eq!(error.code, 415);
-        assert!(error.message.contains("Deployment"), "{}", error.message);
+        assert!(error.message.contains("Job"), "{}", error.message);
         assert!(error.message.contains("kubectl apply -f -"));
     }
 

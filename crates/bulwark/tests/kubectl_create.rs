@@ -113,11 +113,35 @@ fn kubectl_create_pdb_stores_min_available_and_selector() {
 }
 
 #[test]
-fn kubectl_create_deployment_is_415_with_the_yaml_hint() {
+fn kubectl_create_deployment_stores_the_pod_template() {
     let cluster = Cluster::start();
-    let output = cluster.kubectl(&["create", "deployment", "web", "--image=nginx"]);
+    let output = cluster.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+        "--port=80",
+    ]);
+    assert_eq!(output.trim(), "deployment.apps/web created");
+    let spec = cluster.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app} \
+         {.spec.template.spec.containers[0].image} \
+         {.spec.template.spec.containers[0].ports[0].containerPort}",
+    ]);
+    assert_eq!(spec, "2 web nginx 80");
+}
+
+#[test]
+fn kubectl_create_job_is_415_with_the_yaml_hint() {
+    let cluster = Cluster::start();
+    let output = cluster.kubectl(&["create", "job", "j", "--image=busybox"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("Deployment"), "{stderr}");
+    assert!(stderr.contains("Job"), "{stderr}");
     assert!(stderr.contains("kubectl apply -f -"), "{stderr}");
 }
