@@ -495,6 +495,71 @@ static DEPLOYMENT: Message = Message {
     ],
 };
 
+static SERVICE_PORT: Message = Message {
+    fields: &[
+        field(1, "name", FieldKind::String),
+        field(2, "protocol", FieldKind::String),
+        field(3, "port", FieldKind::Int32),
+        field(4, "targetPort", FieldKind::IntOrString),
+        field(5, "nodePort", FieldKind::Int32),
+        field(6, "appProtocol", FieldKind::String),
+    ],
+};
+
+static CLIENT_IP_CONFIG: Message = Message {
+    fields: &[field(1, "timeoutSeconds", FieldKind::Int32)],
+};
+
+static SESSION_AFFINITY_CONFIG: Message = Message {
+    fields: &[field(1, "clientIP", FieldKind::Message(&CLIENT_IP_CONFIG))],
+};
+
+static SERVICE_SPEC: Message = Message {
+    fields: &[
+        field(1, "ports", FieldKind::RepeatedMessage(&SERVICE_PORT)),
+        field(2, "selector", FieldKind::MapString),
+        field(3, "clusterIP", FieldKind::String),
+        field(4, "type", FieldKind::String),
+        field(5, "externalIPs", FieldKind::RepeatedString),
+        field(7, "sessionAffinity", FieldKind::String),
+        field(8, "loadBalancerIP", FieldKind::String),
+        field(9, "loadBalancerSourceRanges", FieldKind::RepeatedString),
+        field(10, "externalName", FieldKind::String),
+        field(11, "externalTrafficPolicy", FieldKind::String),
+        field(12, "healthCheckNodePort", FieldKind::Int32),
+        field(13, "publishNotReadyAddresses", FieldKind::Bool),
+        field(
+            14,
+            "sessionAffinityConfig",
+            FieldKind::Message(&SESSION_AFFINITY_CONFIG),
+        ),
+        field(17, "ipFamilyPolicy", FieldKind::String),
+        field(18, "clusterIPs", FieldKind::RepeatedString),
+        field(19, "ipFamilies", FieldKind::RepeatedString),
+        field(20, "allocateLoadBalancerNodePorts", FieldKind::Bool),
+        field(21, "loadBalancerClass", FieldKind::String),
+        field(22, "internalTrafficPolicy", FieldKind::String),
+        field(23, "trafficDistribution", FieldKind::String),
+    ],
+};
+
+/// `loadBalancer` (1) is not listed: a client never sets it on create.
+static SERVICE_STATUS: Message = Message {
+    fields: &[field(
+        2,
+        "conditions",
+        FieldKind::RepeatedMessage(&CONDITION),
+    )],
+};
+
+static SERVICE: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&SERVICE_SPEC)),
+        field(3, "status", FieldKind::Message(&SERVICE_STATUS)),
+    ],
+};
+
 /// The message table of a kind whose protobuf bodies are understood.
 fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
     match (api_version, kind) {
@@ -506,6 +571,7 @@ fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("v1", "ResourceQuota") => Some(&RESOURCE_QUOTA),
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
+        ("v1", "Service") => Some(&SERVICE),
         _ => None,
     }
 }
@@ -1228,6 +1294,77 @@ mod tests {
                     "progressDeadlineSeconds": 600,
                 },
                 "status": {"readyReplicas": 1},
+            })
+        );
+    }
+
+    #[test]
+    fn service_decodes_ports_with_int_or_string_target_ports() {
+        use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
+        let service = core::Service {
+            metadata: metadata("web"),
+            spec: Some(core::ServiceSpec {
+                ports: vec![
+                    core::ServicePort {
+                        name: Some("80-8080".into()),
+                        protocol: Some("TCP".into()),
+                        port: Some(80),
+                        target_port: Some(IntOrString {
+                            r#type: Some(0),
+                            int_val: Some(8080),
+                            str_val: None,
+                        }),
+                        node_port: Some(30080),
+                        app_protocol: Some("http".into()),
+                    },
+                    core::ServicePort {
+                        port: Some(443),
+                        target_port: Some(IntOrString {
+                            r#type: Some(1),
+                            int_val: None,
+                            str_val: Some("https".into()),
+                        }),
+                        ..Default::default()
+                    },
+                ],
+                selector: [("app".to_string(), "web".to_string())].into(),
+                r#type: Some("NodePort".into()),
+                cluster_ips: vec!["10.0.0.1".into()],
+                session_affinity_config: Some(core::SessionAffinityConfig {
+                    client_ip: Some(core::ClientIpConfig {
+                        timeout_seconds: Some(60),
+                    }),
+                }),
+                internal_traffic_policy: Some("Local".into()),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let body = envelope("v1", "Service", service.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web"},
+                "spec": {
+                    "ports": [
+                        {
+                            "name": "80-8080",
+                            "protocol": "TCP",
+                            "port": 80,
+                            "targetPort": 8080,
+                            "nodePort": 30080,
+                            "appProtocol": "http",
+                        },
+                        {"port": 443, "targetPort": "https"},
+                    ],
+                    "selector": {"app": "web"},
+                    "type": "NodePort",
+                    "clusterIPs": ["10.0.0.1"],
+                    "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
+                    "internalTrafficPolicy": "Local",
+                },
             })
         );
     }

@@ -137,6 +137,22 @@ fn kubectl_create_deployment_stores_the_pod_template() {
 }
 
 #[test]
+fn kubectl_create_service_clusterip_stores_the_port_mapping() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&["create", "service", "clusterip", "my", "--tcp=80:8080"]);
+    assert_eq!(output.trim(), "service/my created");
+    let spec = cluster.ok(&[
+        "get",
+        "service",
+        "my",
+        "-o",
+        "jsonpath={.spec.type} {.spec.ports[0].name} {.spec.ports[0].port} \
+         {.spec.ports[0].targetPort} {.spec.selector.app}",
+    ]);
+    assert_eq!(spec, "ClusterIP 80-8080 80 8080 my");
+}
+
+#[test]
 fn kubectl_create_job_is_415_with_the_yaml_hint() {
     let cluster = Cluster::start();
     let output = cluster.kubectl(&["create", "job", "j", "--image=busybox"]);
