@@ -560,6 +560,85 @@ static SERVICE: Message = Message {
     ],
 };
 
+/// Not listed yet: podFailurePolicy (11) and successPolicy (16).
+static JOB_SPEC: Message = Message {
+    fields: &[
+        field(1, "parallelism", FieldKind::Int32),
+        field(2, "completions", FieldKind::Int32),
+        field(3, "activeDeadlineSeconds", FieldKind::Int64),
+        field(4, "selector", FieldKind::Message(&LABEL_SELECTOR)),
+        field(5, "manualSelector", FieldKind::Bool),
+        field(6, "template", FieldKind::Message(&POD_TEMPLATE_SPEC)),
+        field(7, "backoffLimit", FieldKind::Int32),
+        field(8, "ttlSecondsAfterFinished", FieldKind::Int32),
+        field(9, "completionMode", FieldKind::String),
+        field(10, "suspend", FieldKind::Bool),
+        field(12, "backoffLimitPerIndex", FieldKind::Int32),
+        field(13, "maxFailedIndexes", FieldKind::Int32),
+        field(14, "podReplacementPolicy", FieldKind::String),
+        field(15, "managedBy", FieldKind::String),
+    ],
+};
+
+/// Not listed yet: conditions (1) and uncountedTerminatedPods (8); clients do not set status.
+static JOB_STATUS: Message = Message {
+    fields: &[
+        field(2, "startTime", FieldKind::Time),
+        field(3, "completionTime", FieldKind::Time),
+        field(4, "active", FieldKind::Int32),
+        field(5, "succeeded", FieldKind::Int32),
+        field(6, "failed", FieldKind::Int32),
+        field(7, "completedIndexes", FieldKind::String),
+        field(9, "ready", FieldKind::Int32),
+        field(10, "failedIndexes", FieldKind::String),
+        field(11, "terminating", FieldKind::Int32),
+    ],
+};
+
+static JOB: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&JOB_SPEC)),
+        field(3, "status", FieldKind::Message(&JOB_STATUS)),
+    ],
+};
+
+static JOB_TEMPLATE_SPEC: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&JOB_SPEC)),
+    ],
+};
+
+static CRON_JOB_SPEC: Message = Message {
+    fields: &[
+        field(1, "schedule", FieldKind::String),
+        field(2, "startingDeadlineSeconds", FieldKind::Int64),
+        field(3, "concurrencyPolicy", FieldKind::String),
+        field(4, "suspend", FieldKind::Bool),
+        field(5, "jobTemplate", FieldKind::Message(&JOB_TEMPLATE_SPEC)),
+        field(6, "successfulJobsHistoryLimit", FieldKind::Int32),
+        field(7, "failedJobsHistoryLimit", FieldKind::Int32),
+        field(8, "timeZone", FieldKind::String),
+    ],
+};
+
+static CRON_JOB_STATUS: Message = Message {
+    fields: &[
+        field(1, "active", FieldKind::RepeatedMessage(&OBJECT_REFERENCE)),
+        field(4, "lastScheduleTime", FieldKind::Time),
+        field(5, "lastSuccessfulTime", FieldKind::Time),
+    ],
+};
+
+static CRON_JOB: Message = Message {
+    fields: &[
+        field(1, "metadata", FieldKind::Message(&OBJECT_META)),
+        field(2, "spec", FieldKind::Message(&CRON_JOB_SPEC)),
+        field(3, "status", FieldKind::Message(&CRON_JOB_STATUS)),
+    ],
+};
+
 /// The message table of a kind whose protobuf bodies are understood.
 fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
     match (api_version, kind) {
@@ -572,6 +651,8 @@ fn object_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
         ("v1", "Service") => Some(&SERVICE),
+        ("batch/v1", "Job") => Some(&JOB),
+        ("batch/v1", "CronJob") => Some(&CRON_JOB),
         _ => None,
     }
 }
@@ -1370,11 +1451,158 @@ mod tests {
     }
 
     #[test]
+    fn cron_job_decodes_its_job_template() {
+        use k8s_pb::api::batch::v1 as batch;
+        let cron_job = batch::CronJob {
+            metadata: metadata("c"),
+            spec: Some(batch::CronJobSpec {
+                schedule: Some("*/5 * * * *".into()),
+                time_zone: Some("UTC".into()),
+                starting_deadline_seconds: Some(100),
+                concurrency_policy: Some("Forbid".into()),
+                suspend: Some(true),
+                job_template: Some(batch::JobTemplateSpec {
+                    metadata: metadata("c"),
+                    spec: Some(batch::JobSpec {
+                        parallelism: Some(2),
+                        completions: Some(4),
+                        backoff_limit: Some(6),
+                        ttl_seconds_after_finished: Some(60),
+                        completion_mode: Some("Indexed".into()),
+                        template: Some(core::PodTemplateSpec {
+                            metadata: None,
+                            spec: Some(core::PodSpec {
+                                containers: vec![core::Container {
+                                    name: Some("c".into()),
+                                    image: Some("busybox".into()),
+                                    ..Default::default()
+                                }],
+                                restart_policy: Some("OnFailure".into()),
+                                ..Default::default()
+                            }),
+                        }),
+                        ..Default::default()
+                    }),
+                }),
+                successful_jobs_history_limit: Some(3),
+                failed_jobs_history_limit: Some(1),
+            }),
+            status: Some(batch::CronJobStatus {
+                active: vec![core::ObjectReference {
+                    name: Some("c-1".into()),
+                    ..Default::default()
+                }],
+                last_schedule_time: Some(meta::Time {
+                    seconds: Some(1_700_000_000),
+                    nanos: Some(0),
+                }),
+                last_successful_time: None,
+            }),
+        };
+        let body = envelope("batch/v1", "CronJob", cron_job.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {"name": "c"},
+                "spec": {
+                    "schedule": "*/5 * * * *",
+                    "timeZone": "UTC",
+                    "startingDeadlineSeconds": 100,
+                    "concurrencyPolicy": "Forbid",
+                    "suspend": true,
+                    "jobTemplate": {
+                        "metadata": {"name": "c"},
+                        "spec": {
+                            "parallelism": 2,
+                            "completions": 4,
+                            "backoffLimit": 6,
+                            "ttlSecondsAfterFinished": 60,
+                            "completionMode": "Indexed",
+                            "template": {"spec": {
+                                "containers": [{"name": "c", "image": "busybox"}],
+                                "restartPolicy": "OnFailure",
+                            }},
+                        },
+                    },
+                    "successfulJobsHistoryLimit": 3,
+                    "failedJobsHistoryLimit": 1,
+                },
+                "status": {
+                    "active": [{"name": "c-1"}],
+                    "lastScheduleTime": "2023-11-14T22:13:20Z",
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn job_decodes_spec_and_status_counters() {
+        use k8s_pb::api::batch::v1 as batch;
+        let job = batch::Job {
+            metadata: metadata("j"),
+            spec: Some(batch::JobSpec {
+                active_deadline_seconds: Some(30),
+                manual_selector: Some(false),
+                suspend: Some(false),
+                backoff_limit_per_index: Some(1),
+                max_failed_indexes: Some(2),
+                pod_replacement_policy: Some("Failed".into()),
+                managed_by: Some("me".into()),
+                ..Default::default()
+            }),
+            status: Some(batch::JobStatus {
+                start_time: Some(meta::Time {
+                    seconds: Some(1_700_000_000),
+                    nanos: Some(0),
+                }),
+                active: Some(1),
+                succeeded: Some(2),
+                failed: Some(3),
+                terminating: Some(4),
+                ready: Some(5),
+                completed_indexes: Some("0-1".into()),
+                failed_indexes: Some("2".into()),
+                ..Default::default()
+            }),
+        };
+        let body = envelope("batch/v1", "Job", job.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "j"},
+                "spec": {
+                    "activeDeadlineSeconds": 30,
+                    "manualSelector": false,
+                    "suspend": false,
+                    "backoffLimitPerIndex": 1,
+                    "maxFailedIndexes": 2,
+                    "podReplacementPolicy": "Failed",
+                    "managedBy": "me",
+                },
+                "status": {
+                    "startTime": "2023-11-14T22:13:20Z",
+                    "active": 1,
+                    "succeeded": 2,
+                    "failed": 3,
+                    "terminating": 4,
+                    "ready": 5,
+                    "completedIndexes": "0-1",
+                    "failedIndexes": "2",
+                },
+            })
+        );
+    }
+
+    #[test]
     fn unsupported_kind_is_415_naming_the_kind() {
-        let body = envelope("batch/v1", "Job", Vec::new());
+        let body = envelope("v1", "LimitRange", Vec::new());
         let error = decode(&body).unwrap_err();
         assert_eq!(error.code, 415);
-        assert!(error.message.contains("Job"), "{}", error.message);
+        assert!(error.message.contains("LimitRange"), "{}", error.message);
         assert!(error.message.contains("kubectl apply -f -"));
     }
 

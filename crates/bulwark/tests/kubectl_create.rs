@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Cluster;
+use common::{Cluster, http_request};
 
 #[test]
 fn kubectl_create_namespace_creates_it() {
@@ -153,11 +153,60 @@ fn kubectl_create_service_clusterip_stores_the_port_mapping() {
 }
 
 #[test]
-fn kubectl_create_job_is_415_with_the_yaml_hint() {
+fn kubectl_create_job_stores_the_pod_template() {
     let cluster = Cluster::start();
-    let output = cluster.kubectl(&["create", "job", "j", "--image=busybox"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("Job"), "{stderr}");
-    assert!(stderr.contains("kubectl apply -f -"), "{stderr}");
+    let output = cluster.ok(&["create", "job", "j", "--image=busybox"]);
+    assert_eq!(output.trim(), "job.batch/j created");
+    let spec = cluster.ok(&[
+        "get",
+        "job",
+        "j",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image} \
+         {.spec.template.spec.restartPolicy}",
+    ]);
+    assert_eq!(spec, "busybox Never");
+}
+
+#[test]
+fn kubectl_create_cronjob_stores_the_schedule_and_job_template() {
+    let cluster = Cluster::start();
+    let output = cluster.ok(&[
+        "create",
+        "cronjob",
+        "c",
+        "--image=busybox",
+        "--schedule=*/5 * * * *",
+    ]);
+    assert_eq!(output.trim(), "cronjob.batch/c created");
+    let spec = cluster.ok(&[
+        "get",
+        "cronjob",
+        "c",
+        "-o",
+        "jsonpath={.spec.schedule}|\
+         {.spec.jobTemplate.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(spec, "*/5 * * * *|busybox");
+}
+
+#[test]
+fn protobuf_body_of_an_undecoded_kind_is_415_with_the_yaml_hint() {
+    let cluster = Cluster::start();
+    // `k8s\0` + runtime.Unknown{typeMeta: {apiVersion: "v1", kind: "LimitRange"}}.
+    let body = "k8s\0\n\x10\n\x02v1\x12\nLimitRange";
+    let (code, text) = http_request(
+        cluster.port,
+        "POST",
+        "/api/v1/namespaces/default/limitranges",
+        &[("Content-Type", "application/vnd.kubernetes.protobuf")],
+        body,
+    )
+    .expect("protobuf request");
+    assert_eq!(code, 415, "{text}");
+    let status: serde_json::Value = serde_json::from_str(&text).expect("a Status body");
+    assert_eq!(status["reason"], "UnsupportedMediaType", "{text}");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(message.contains("LimitRange"), "{message}");
+    assert!(message.contains("kubectl apply -f -"), "{message}");
 }
