@@ -1634,10 +1634,22 @@ mod tests {
 
         #[test]
         fn decode_never_panics_on_arbitrary_objects(
-            kind in prop_oneof![Just("Namespace"), Just("ConfigMap"), Just("Secret")],
+            (api_version, kind) in prop_oneof![
+                Just(("v1", "Namespace")),
+                Just(("v1", "ConfigMap")),
+                Just(("v1", "Secret")),
+                Just(("v1", "ServiceAccount")),
+                Just(("v1", "ResourceQuota")),
+                Just(("v1", "Service")),
+                Just(("scheduling.k8s.io/v1", "PriorityClass")),
+                Just(("policy/v1", "PodDisruptionBudget")),
+                Just(("apps/v1", "Deployment")),
+                Just(("batch/v1", "Job")),
+                Just(("batch/v1", "CronJob")),
+            ],
             raw in proptest::collection::vec(any::<u8>(), 0..256),
         ) {
-            let _ = decode(&envelope("v1", kind, raw));
+            let _ = decode(&envelope(api_version, kind, raw));
         }
     }
 }
