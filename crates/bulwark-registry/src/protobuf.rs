@@ -7,9 +7,9 @@
 //! (field number → JSON name and kind; numbers as in upstream's `generated.proto`).
 //!
 //! Only the kinds in [`object_message`] are understood; others answer 415 naming the kind, with a
-//! hint to send YAML instead. Field numbers missing from a table are skipped: strict field
-//! validation cannot see them, so an unknown protobuf field is silently dropped (as upstream does
-//! for fields its own Go types lack).
+//! hint to send YAML instead. A field number missing from a table is refused the same way rather
+//! than skipped: the tables do not cover every field yet (volumes, probes, …), and silently
+//! dropping a field the client set would lose part of an acknowledged write.
 
 use base64::Engine as _;
 use bulwark_core::ApiError;
@@ -543,13 +543,37 @@ static SERVICE_SPEC: Message = Message {
     ],
 };
 
-/// `loadBalancer` (1) is not listed: a client never sets it on create.
-static SERVICE_STATUS: Message = Message {
+static PORT_STATUS: Message = Message {
+    fields: &[
+        field(1, "port", FieldKind::Int32),
+        field(2, "protocol", FieldKind::String),
+        field(3, "error", FieldKind::String),
+    ],
+};
+
+static LOAD_BALANCER_INGRESS: Message = Message {
+    fields: &[
+        field(1, "ip", FieldKind::String),
+        field(2, "hostname", FieldKind::String),
+        field(3, "ipMode", FieldKind::String),
+        field(4, "ports", FieldKind::RepeatedMessage(&PORT_STATUS)),
+    ],
+};
+
+static LOAD_BALANCER_STATUS: Message = Message {
     fields: &[field(
-        2,
-        "conditions",
-        FieldKind::RepeatedMessage(&CONDITION),
+        1,
+        "ingress",
+        FieldKind::RepeatedMessage(&LOAD_BALANCER_INGRESS),
     )],
+};
+
+/// `kubectl create service` sends an empty `loadBalancer` status.
+static SERVICE_STATUS: Message = Message {
+    fields: &[
+        field(1, "loadBalancer", FieldKind::Message(&LOAD_BALANCER_STATUS)),
+        field(2, "conditions", FieldKind::RepeatedMessage(&CONDITION)),
+    ],
 };
 
 static SERVICE: Message = Message {
@@ -664,6 +688,24 @@ enum Wire<'a> {
     Fixed64,
     Fixed32,
     Bytes(&'a [u8]),
+}
+
+/// The 415 for a field the tables do not decode yet: the client can send the object as JSON.
+fn undecoded_field(message: &Message, number: u64) -> ApiError {
+    let known: Vec<&str> = message
+        .fields
+        .iter()
+        .map(|field| field.json)
+        .take(3)
+        .collect();
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "protobuf field {number} of the message with fields {known:?}… is not decoded yet; \
+             send JSON or YAML instead, e.g. `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`"
+        ),
+    )
 }
 
 fn malformed(detail: &str) -> ApiError {
@@ -827,9 +869,9 @@ fn decode_message(
         return Err(malformed("messages nested too deeply"));
     }
     for (number, wire) in fields(bytes)? {
-        // Unknown field numbers are skipped (see the module documentation).
+        // Refused rather than dropped (see the module documentation).
         let Some(field) = message.fields.iter().find(|field| field.number == number) else {
-            continue;
+            return Err(undecoded_field(message, number));
         };
         let name = field.json;
         match field.kind {
@@ -1604,6 +1646,36 @@ mod tests {
         assert_eq!(error.code, 415);
         assert!(error.message.contains("LimitRange"), "{}", error.message);
         assert!(error.message.contains("kubectl apply -f -"));
+    }
+
+    #[test]
+    fn a_field_not_decoded_yet_is_refused_not_dropped() {
+        use k8s_pb::api::apps::v1 as apps;
+        let deployment = apps::Deployment {
+            metadata: metadata("web"),
+            spec: Some(apps::DeploymentSpec {
+                template: Some(core::PodTemplateSpec {
+                    metadata: None,
+                    spec: Some(core::PodSpec {
+                        volumes: vec![core::Volume {
+                            name: Some("scratch".into()),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let body = envelope("apps/v1", "Deployment", deployment.encode_to_vec());
+        let error = decode(&body).unwrap_err();
+        assert_eq!(error.code, 415, "{}", error.message);
+        assert!(
+            error.message.contains("not decoded yet"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
