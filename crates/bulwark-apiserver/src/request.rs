@@ -66,14 +66,14 @@ pub fn route(path: &str) -> Result<Route, ApiError> {
             group: (*group).to_string(),
             version: (*version).to_string(),
         }),
-        ["api", version, rest @ ..] => resource_route("", version, rest, path),
-        ["apis", group, version, rest @ ..] => resource_route(group, version, rest, path),
-        _ => Err(not_found_path(path)),
+        ["api", version, rest @ ..] => resource_route("", version, rest),
+        ["apis", group, version, rest @ ..] => resource_route(group, version, rest),
+        _ => Err(not_found()),
     }
 }
 
-fn not_found_path(path: &str) -> ApiError {
-    let _ = path;
+/// The 404 upstream gives for a path it does not serve.
+pub fn not_found() -> ApiError {
     ApiError::new(
         404,
         "NotFound",
@@ -81,12 +81,7 @@ fn not_found_path(path: &str) -> ApiError {
     )
 }
 
-fn resource_route(
-    group: &str,
-    version: &str,
-    rest: &[&str],
-    path: &str,
-) -> Result<Route, ApiError> {
+fn resource_route(group: &str, version: &str, rest: &[&str]) -> Result<Route, ApiError> {
     let (namespace, rest) = match rest {
         // `/api/v1/namespaces/{name}/status` addresses the namespace itself, not a resource in it.
         ["namespaces", _, "status" | "finalize"] => (None, rest),
@@ -99,16 +94,16 @@ fn resource_route(
         [plural] => (*plural, None, None),
         [plural, name] => (*plural, Some((*name).to_string()), None),
         [plural, name, sub] => (*plural, Some((*name).to_string()), Some((*sub).to_string())),
-        _ => return Err(not_found_path(path)),
+        _ => return Err(not_found()),
     };
-    let resource = resource::find(group, version, plural).ok_or_else(|| not_found_path(path))?;
+    let resource = resource::find(group, version, plural).ok_or_else(not_found)?;
     if namespace.is_some() && !resource.namespaced() {
-        return Err(not_found_path(path));
+        return Err(not_found());
     }
     if let Some(sub) = &subresource
         && resource.subresource(sub).is_none()
     {
-        return Err(not_found_path(path));
+        return Err(not_found());
     }
     for part in namespace.iter().chain(name.iter()) {
         validate_path_segment(part)?;

@@ -39,10 +39,6 @@ pub struct DeleteOptions {
     propagation_policy: Option<String>,
     orphan_dependents: Option<bool>,
     dry_run: Option<Vec<String>>,
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    api_version: Option<String>,
 }
 
 impl DeleteOptions {
@@ -53,7 +49,6 @@ impl DeleteOptions {
             serde_json::from_slice(&incoming.body)
                 .map_err(|error| ApiError::bad_request(format!("invalid DeleteOptions: {error}")))?
         };
-        let _ = (&options.kind, &options.api_version);
         if options.grace_period_seconds.is_none() {
             options.grace_period_seconds = incoming.query.integer("gracePeriodSeconds")?;
         }

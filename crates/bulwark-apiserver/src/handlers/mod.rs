@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::ApiServer;
 use crate::discovery;
 use crate::http::{Incoming, Reply};
-use crate::request::{ResourcePath, Route};
+use crate::request::{ResourcePath, Route, not_found};
 
 pub async fn dispatch(
     server: &Arc<ApiServer>,
@@ -28,8 +28,7 @@ pub async fn dispatch(
 ) -> Result<Reply, ApiError> {
     match route {
         Route::Resource(path) => resource(server, path, incoming).await,
-        other if incoming.method != Method::GET && incoming.method != Method::HEAD => {
-            let _ = other;
+        _ if incoming.method != Method::GET && incoming.method != Method::HEAD => {
             Err(ApiError::method_not_allowed(format!(
                 "the server does not allow this method on the requested resource ({})",
                 incoming.method
@@ -59,14 +58,6 @@ pub async fn dispatch(
             .ok_or_else(not_found),
         Route::OpenApiV2 => Err(not_found()),
     }
-}
-
-fn not_found() -> ApiError {
-    ApiError::new(
-        404,
-        "NotFound",
-        "the server could not find the requested resource",
-    )
 }
 
 async fn resource(

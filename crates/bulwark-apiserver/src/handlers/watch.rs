@@ -130,7 +130,7 @@ impl Watcher {
                     }
                     Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => {
                         let error = ApiError::gone("the watch fell too far behind or the cache was reset; relist and watch again");
-                        let _ = self.send(json!({"type": "ERROR", "object": error.to_status()})).await;
+                        let _ = self.outbox.send(Ok(error_event_line(&error))).await;
                         return;
                     }
                 },

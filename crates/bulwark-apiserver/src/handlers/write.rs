@@ -502,20 +502,55 @@ fn finalized(object: &Value) -> bool {
 /// managedFields timestamps (as upstream's IgnoreManagedFieldsTimestampsTransformer). A change of
 /// ownership alone — a second applier co-owning fields at the same values — is a real write.
 fn same_object(next: &Value, current: &Value) -> bool {
-    let strip = |object: &Value| {
-        let mut copy = object.clone();
-        let meta = object::metadata_mut(&mut copy);
-        meta.remove("resourceVersion");
-        if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
-            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
-                entry.remove("time");
-            }
-            // Entries sort by time, so a fresh timestamp alone may reorder them.
-            entries.sort_by_cached_key(Value::to_string);
-        }
-        copy
+    let (Some(next), Some(current)) = (next.as_object(), current.as_object()) else {
+        return next == current;
     };
-    strip(next) == strip(current)
+    let empty = serde_json::Map::new();
+    same_entries(next, current, &["metadata"])
+        && same_entries(
+            next.get("metadata")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty),
+            current
+                .get("metadata")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty),
+            &["resourceVersion", "managedFields"],
+        )
+        && comparable_managed_fields(next) == comparable_managed_fields(current)
+}
+
+/// Whether two maps hold the same entries apart from the `ignored` keys, whatever their order.
+fn same_entries(
+    a: &serde_json::Map<String, Value>,
+    b: &serde_json::Map<String, Value>,
+    ignored: &[&str],
+) -> bool {
+    let counted = |map: &serde_json::Map<String, Value>| {
+        map.keys()
+            .filter(|key| !ignored.contains(&key.as_str()))
+            .count()
+    };
+    counted(a) == counted(b)
+        && a.iter()
+            .filter(|(key, _)| !ignored.contains(&key.as_str()))
+            .all(|(key, value)| b.get(key) == Some(value))
+}
+
+/// managedFields without timestamps, in a stable order: entries sort by time, so a fresh
+/// timestamp alone may reorder them. Only this list is copied, not the whole object.
+fn comparable_managed_fields(root: &serde_json::Map<String, Value>) -> Vec<Value> {
+    let mut entries = root
+        .get("metadata")
+        .and_then(|meta| meta.get("managedFields"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+        entry.remove("time");
+    }
+    entries.sort_by_cached_key(Value::to_string);
+    entries
 }
 
 /// Turns the client's proposal into the object to store.
@@ -639,6 +674,41 @@ fn keep_server_metadata(current: &Value, next: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_that_changes_only_bookkeeping_is_a_no_op() {
+        let current = json!({
+            "metadata": {"name": "c", "resourceVersion": "7", "managedFields": [
+                {"manager": "a", "time": "2026-01-01T00:00:00Z"},
+                {"manager": "b", "time": "2026-01-01T00:00:01Z"},
+            ]},
+            "data": {"k": "v"},
+        });
+        let mut restamped = current.clone();
+        restamped["metadata"]["resourceVersion"] = json!("8");
+        restamped["metadata"]["managedFields"] = json!([
+            {"manager": "b", "time": "2026-01-02T00:00:00Z"},
+            {"manager": "a", "time": "2026-01-02T00:00:01Z"},
+        ]);
+        assert!(same_object(&restamped, &current));
+    }
+
+    #[test]
+    fn a_change_of_data_labels_or_ownership_is_a_write() {
+        let current = json!({"metadata": {"name": "c", "managedFields": [{"manager": "a"}]}, "data": {"k": "v"}});
+        let mut data = current.clone();
+        data["data"]["k"] = json!("w");
+        let mut labels = current.clone();
+        labels["metadata"]["labels"] = json!({"x": "y"});
+        let mut owners = current.clone();
+        owners["metadata"]["managedFields"] = json!([{"manager": "a"}, {"manager": "b"}]);
+        let mut extra = current.clone();
+        extra["binaryData"] = json!({});
+        for changed in [data, labels, owners, extra] {
+            assert!(!same_object(&changed, &current), "{changed}");
+            assert!(!same_object(&current, &changed), "{changed}");
+        }
+    }
 
     #[test]
     fn the_stored_form_leaves_out_only_the_resource_version() {
