@@ -33,6 +33,13 @@ fn sigterm_stops_the_server_cleanly_even_with_open_watches() {
     assert!(header.starts_with("NAME"), "{header}");
     let row = rows.next().expect("a row").expect("readable output");
     assert!(row.starts_with("watched"), "{row}");
+    // A change that shows up proves the watch itself is open, not just the initial list.
+    cluster.ok(&["label", "configmap", "watched", "seen=yes"]);
+    let change = rows
+        .next()
+        .expect("a watched change")
+        .expect("readable output");
+    assert!(change.starts_with("watched"), "{change}");
     let status = cluster.terminate();
     assert!(status.success(), "server exited with {status} on SIGTERM");
     // kubectl get -w exits 0 when the server closes the watch.
