@@ -164,6 +164,22 @@ impl Latencies {
         Self(samples)
     }
 
+    /// The p50 and p99 figures of one measurement, named `{what} p50 ({context})` and so on.
+    fn figures(&self, what: &str, context: &str, p50_goal: Goal, p99_goal: Goal) -> [Figure; 2] {
+        [
+            Figure::latency(
+                format!("{what} p50 ({context})"),
+                self.percentile(0.50),
+                p50_goal,
+            ),
+            Figure::latency(
+                format!("{what} p99 ({context})"),
+                self.percentile(0.99),
+                p99_goal,
+            ),
+        ]
+    }
+
     fn percentile(&self, fraction: f64) -> Duration {
         if self.0.is_empty() {
             return Duration::ZERO;
@@ -476,27 +492,19 @@ async fn measure(
     eprintln!("bench: get latency");
     let gets = get_latencies(api, pods, phase, deadline).await?;
     eprintln!("bench: {} gets", gets.len());
-    figures.push(Figure::latency(
-        format!("get latency p50 ({pods} pods stored)"),
-        gets.percentile(0.50),
+    figures.extend(gets.figures(
+        "get latency",
+        &format!("{pods} pods stored"),
         Goal::None,
-    ));
-    figures.push(Figure::latency(
-        format!("get latency p99 ({pods} pods stored)"),
-        gets.percentile(0.99),
         Goal::None,
     ));
 
     eprintln!("bench: list latency");
     let json = list_latencies(api, JSON, pods, phase, deadline).await?;
-    figures.push(Figure::latency(
-        format!("list latency p50 (JSON, {pods} pods)"),
-        json.percentile(0.50),
+    figures.extend(json.figures(
+        "list latency",
+        &format!("JSON, {pods} pods"),
         Goal::None,
-    ));
-    figures.push(Figure::latency(
-        format!("list latency p99 (JSON, {pods} pods)"),
-        json.percentile(0.99),
         Goal::None,
     ));
     let table = list_latencies(api, TABLE_ACCEPT, pods, phase, deadline).await?;
@@ -505,14 +513,10 @@ async fn measure(
         json.len(),
         table.len()
     );
-    figures.push(Figure::latency(
-        format!("list latency p50 (Table, {pods} pods)"),
-        table.percentile(0.50),
+    figures.extend(table.figures(
+        "list latency",
+        &format!("Table, {pods} pods"),
         Goal::Below(150.0),
-    ));
-    figures.push(Figure::latency(
-        format!("list latency p99 (Table, {pods} pods)"),
-        table.percentile(0.99),
         Goal::Below(150.0),
     ));
 
@@ -520,14 +524,10 @@ async fn measure(
     let writes = mutating_latencies(api, pods, args.write_rate, phase, deadline).await?;
     eprintln!("bench: {} writes", writes.len());
     let rate = args.write_rate.max(1);
-    figures.push(Figure::latency(
-        format!("mutating latency p50 (patch at {rate}/s)"),
-        writes.percentile(0.50),
+    figures.extend(writes.figures(
+        "mutating latency",
+        &format!("patch at {rate}/s"),
         Goal::None,
-    ));
-    figures.push(Figure::latency(
-        format!("mutating latency p99 (patch at {rate}/s)"),
-        writes.percentile(0.99),
         Goal::Below(10.0),
     ));
 
@@ -542,14 +542,10 @@ async fn measure(
     .await?;
     let watchers = args.watchers.max(1);
     eprintln!("bench: {} deliveries", delivery.len());
-    figures.push(Figure::latency(
-        format!("watch delivery p50 ({watchers} watchers)"),
-        delivery.percentile(0.50),
+    figures.extend(delivery.figures(
+        "watch delivery",
+        &format!("{watchers} watchers"),
         Goal::None,
-    ));
-    figures.push(Figure::latency(
-        format!("watch delivery p99 ({watchers} watchers)"),
-        delivery.percentile(0.99),
         Goal::Below(20.0),
     ));
 
