@@ -487,6 +487,25 @@ fn warn_field_validation_on_a_patch_returns_warning_headers() {
     );
 }
 
+#[test]
+fn strict_field_validation_refuses_a_patch_that_adds_an_unknown_field() {
+    let cluster = Cluster::start();
+    post_json(&cluster, CONFIGMAPS, &configmap("cfg")).json();
+    let answer = send(
+        cluster.port,
+        "PATCH",
+        &format!("{CONFIGMAPS}/cfg?fieldValidation=Strict"),
+        "application/merge-patch+json",
+        br#"{"dataa": {"k": "v2"}}"#,
+    );
+    assert_eq!(answer.code, 400, "{}", answer.body);
+    assert!(
+        answer.body.contains(r#"unknown field \"dataa\""#),
+        "{}",
+        answer.body
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------------------------

@@ -47,8 +47,7 @@ pub async fn patch(
                 let presented = view::present(info, current);
                 let proposed = apply_patch(info, format, &presented, &patch)?;
                 check_pinned_version(path, current, &proposed)?;
-                let (proposed, found) = strict_recheck(info, &proposed, &options)?;
-                warnings = found;
+                warnings = strict_recheck(info, &proposed, &options)?;
                 Ok(view::to_storage(info, proposed))
             })
             .await?
@@ -101,14 +100,16 @@ fn check_pinned_version(
     }
 }
 
-/// Runs field validation over the patched object, so a patch cannot smuggle in unknown fields.
+/// Runs field validation over the patched object in place, so a patch cannot smuggle in unknown
+/// fields; returns the warnings `fieldValidation=Warn` asks for.
 fn strict_recheck(
     info: &'static bulwark_core::ResourceInfo,
     proposed: &Value,
     options: &WriteOptions,
-) -> Result<(Value, Vec<String>), ApiError> {
-    let bytes = serde_json::to_vec(proposed).expect("JSON values always serialise");
-    strategy::decode_body(info, &bytes, false, options.field_validation.as_deref())
+) -> Result<Vec<String>, ApiError> {
+    let mode =
+        bulwark_registry::strict::FieldValidation::from_query(options.field_validation.as_deref())?;
+    bulwark_registry::strict::check_value(info.group, info.version, info.kind, proposed, mode)
 }
 
 fn apply_patch(
