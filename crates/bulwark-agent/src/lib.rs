@@ -28,6 +28,8 @@ pub mod env;
 pub mod images;
 pub mod ipam;
 pub mod logs;
+pub mod node;
+pub mod pod_worker;
 pub mod probe;
 pub mod profile;
 pub mod restart;
