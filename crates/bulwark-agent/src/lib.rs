@@ -21,12 +21,14 @@
 //! - [`status`]: a Pod's `status` computed from its containers, as the kubelet reports it.
 //! - [`profile`]: the clock settings of the default and fast profiles (DESIGN §7).
 
+pub mod agent;
 pub mod backoff;
 pub mod cgroups;
 pub mod demo;
 pub mod env;
 pub mod images;
 pub mod ipam;
+pub mod launch;
 pub mod logs;
 pub mod node;
 pub mod pod_worker;

@@ -57,6 +57,7 @@ pub struct SystemFacts {
 
 /// What the agent observes about its own health.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Default)]
 pub struct NodeHealth {
     /// `None` when cgroups enforce limits; otherwise why not.
     pub limits_unenforced: Option<String>,
@@ -65,16 +66,6 @@ pub struct NodeHealth {
     pub pid_pressure: bool,
 }
 
-impl Default for NodeHealth {
-    fn default() -> Self {
-        Self {
-            limits_unenforced: None,
-            memory_pressure: false,
-            disk_pressure: false,
-            pid_pressure: false,
-        }
-    }
-}
 
 /// The Node object the agent registers: metadata and status (the spec is the control plane's).
 pub fn registration(config: &NodeConfig, health: &NodeHealth, now: Timestamp) -> Node {

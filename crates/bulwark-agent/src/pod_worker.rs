@@ -380,11 +380,10 @@ impl PodRun {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         let now = context.now;
         let track = self.tracks.entry(name.clone()).or_default();
-        if let Some(retry_at) = track.waiting.as_ref().and_then(|waiting| waiting.retry_at) {
-            if now < retry_at {
+        if let Some(retry_at) = track.waiting.as_ref().and_then(|waiting| waiting.retry_at)
+            && now < retry_at {
                 return None;
             }
-        }
         let attempt = match latest.get(name) {
             None => 0,
             Some(info) => {

@@ -87,12 +87,21 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
     .await
     .map_err(|error| anyhow::anyhow!("cannot start the API server: {}", error.message))?;
     spawn_compaction(Arc::clone(&store), args);
+    spawn_components(address)?;
     Ok(ControlPlane {
         address,
         server,
         listener,
         store,
     })
+}
+
+/// The control-plane components that talk to the API server through its own loopback address
+/// (DESIGN §3: only through the Kubernetes API); their watches connect once it serves.
+fn spawn_components(address: SocketAddr) -> Result<()> {
+    let client = bulwark_agent::agent::run::client_for(&format!("http://{address}"))?;
+    tokio::spawn(crate::node_ipam::run(client));
+    Ok(())
 }
 
 /// Keeps storage history bounded; the watch cache, not the store, serves resuming watches.
@@ -130,7 +139,7 @@ impl ControlPlane {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut terminate =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
