@@ -15,6 +15,7 @@
 //! - [`logs`]: container logs in the CRI format, rotated, and read back for `kubectl logs`
 //!   (file I/O).
 //! - [`probe`]: startup, readiness and liveness probe state per container.
+//! - [`probe_exec`]: one probe attempt run for real, httpGet / tcpSocket / exec (a shell module).
 //! - [`restart`]: what to start next when containers exit, per `restartPolicy`.
 //! - [`runtime`]: the [`runtime::Runtime`] trait, real process groups ([`runtime::ProcessRuntime`],
 //!   a shell module) and in-memory containers on a virtual clock ([`runtime::SimulatedRuntime`]).
@@ -29,6 +30,7 @@ pub mod images;
 pub mod ipam;
 pub mod logs;
 pub mod probe;
+pub mod probe_exec;
 pub mod profile;
 pub mod restart;
 pub mod runtime;
