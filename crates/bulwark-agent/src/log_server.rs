@@ -89,6 +89,14 @@ pub fn router(locator: Arc<dyn LogLocator>) -> Router {
         .with_state(locator)
 }
 
+/// Serves [`router`] on `listener` until the task is dropped or the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    locator: Arc<dyn LogLocator>,
+) -> io::Result<()> {
+    axum::serve(listener, router(locator)).await
+}
+
 /// The options of one log request, as the kubelet decodes `PodLogOptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogOptions {

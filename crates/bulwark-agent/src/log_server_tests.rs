@@ -80,8 +80,8 @@ impl Fixture {
             .await
             .expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let app = router(Arc::clone(&locator) as Arc<dyn LogLocator>);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let serving = Arc::clone(&locator) as Arc<dyn LogLocator>;
+        tokio::spawn(serve(listener, serving));
         Self {
             _temp: temp,
             locator,
