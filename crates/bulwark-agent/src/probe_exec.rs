@@ -396,9 +396,10 @@ async fn wait_for_exec(
         Err(_) => {
             // Still running, or exited leaving something behind that holds its output open:
             // either way the group is still there (its id cannot have been reused), so kill
-            // all of it. A command that did exit is judged by its exit code.
+            // all of it. A command that had exited before the kill is judged by its exit code.
+            let exited_before = child.try_wait();
             kill_group(group);
-            match child.try_wait() {
+            match exited_before {
                 Ok(Some(status)) => Ok(status),
                 _ => {
                     let _ = child.wait().await;

@@ -434,3 +434,27 @@ async fn exec_of_an_unknown_command_name_says_it_is_not_in_path() {
         )
     );
 }
+
+#[tokio::test]
+async fn exec_that_exits_leaving_a_background_process_is_judged_by_its_exit_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("child.pid");
+    let env = path_env();
+    // The background sleep keeps the output pipe open past the shell's exit.
+    let script = format!("sleep 60 & echo $! > {}; exit 0", pid_file.display());
+    let result = exec(&script, &env, Duration::from_secs(2)).await;
+    assert_eq!(result, ProbeResult::Success);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid written")
+        .trim()
+        .parse()
+        .expect("pid");
+    let gone = (0..200).any(|_| {
+        let alive = is_running(pid);
+        if alive {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !alive
+    });
+    assert!(gone, "the probe's leftover {pid} was not killed");
+}

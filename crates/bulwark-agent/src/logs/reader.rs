@@ -118,13 +118,10 @@ impl LogFollower {
                 .limit_bytes
                 .map(|limit| limit.saturating_sub(cursor.written)),
         };
-        if let Some(mut file) = open_if_present(&follower.path)? {
-            if identity_of(&file)? == follower.identity {
-                file.seek(SeekFrom::Start(cursor.offset))?;
-            } else {
-                // Rotated between the read and now: the new live file is all new.
-                follower.identity = identity_of(&file)?;
-            }
+        // The file the read stopped in, wherever rotation has moved it since; if it is gone
+        // the first poll starts from the oldest file kept.
+        if let Some(mut file) = follower.find_ours()? {
+            file.seek(SeekFrom::Start(cursor.offset))?;
             follower.file = Some(file);
         }
         Ok(follower)
@@ -149,6 +146,24 @@ impl LogFollower {
             written += self.switch_to(file, out)?;
         }
         Ok(written)
+    }
+
+    /// The live or rotated file that is the one we were reading.
+    fn find_ours(&self) -> io::Result<Option<File>> {
+        if self.identity.is_none() {
+            return Ok(None);
+        }
+        let candidates = std::iter::once(self.path.clone())
+            .chain((1..).map(|index| rotated_path(&self.path, index)));
+        for path in candidates {
+            let Some(file) = open_if_present(&path)? else {
+                return Ok(None);
+            };
+            if identity_of(&file)? == self.identity {
+                return Ok(Some(file));
+            }
+        }
+        Ok(None)
     }
 
     /// The rotated files newer than the one we were reading, oldest first: all of them if
@@ -491,6 +506,35 @@ mod tests {
         follower.poll(&mut seen).expect("poll");
         let expected: String = std::iter::once("before\n".to_string())
             .chain((1..8).map(|n| format!("after {n}\n")))
+            .collect();
+        assert_eq!(String::from_utf8(seen).expect("utf-8"), expected);
+    }
+
+    #[test]
+    fn follower_started_after_rotations_continues_where_the_read_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = RotationPolicy {
+            max_file_bytes: 120,
+            max_files: 5,
+        };
+        let path = dir.path().join("0.log");
+        let mut log = ContainerLog::open(&path, policy).expect("open");
+        log.write(Stream::Stdout, second(0), b"before\n")
+            .expect("write");
+        let mut seen = Vec::new();
+        let cursor = read_log(&path, &LogQuery::default(), &mut seen).expect("read");
+        for n in 1..6 {
+            log.write(Stream::Stdout, second(n), format!("after {n}\n").as_bytes())
+                .expect("write");
+        }
+        assert!(
+            rotated_path(&path, 2).exists(),
+            "rotated twice before following"
+        );
+        let mut follower = LogFollower::new(cursor, &LogQuery::default()).expect("follow");
+        follower.poll(&mut seen).expect("poll");
+        let expected: String = std::iter::once("before\n".to_string())
+            .chain((1..6).map(|n| format!("after {n}\n")))
             .collect();
         assert_eq!(String::from_utf8(seen).expect("utf-8"), expected);
     }
