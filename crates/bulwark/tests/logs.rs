@@ -247,6 +247,26 @@ fn kubectl_logs_follow_streams_until_the_container_stops() {
 }
 
 #[test]
+fn a_follower_that_goes_away_ends_the_agent_stream() {
+    let fixture = Fixture::start();
+    fixture.add_pod("app", "node-1", &["web"]);
+    write_lines(&mut fixture.agent.log("app", "web", 0), "line", 0..1);
+    fixture.agent.set("app", "web", 0, true);
+    // The agent's server holds one reference; each open log stream holds another.
+    let idle = Arc::strong_count(&fixture.agent);
+    let mut follower = Follower::spawn(&fixture.cluster, &["logs", "-f", "app"]);
+    follower.wait_for("line 0");
+    assert!(
+        Arc::strong_count(&fixture.agent) > idle,
+        "the agent streams"
+    );
+    drop(follower);
+    eventually("the agent's stream to end with its client", || {
+        (Arc::strong_count(&fixture.agent) == idle).then_some(())
+    });
+}
+
+#[test]
 fn log_errors_are_statuses_a_person_can_act_on() {
     let fixture = Fixture::start();
     fixture.add_pod("two", "node-1", &["web", "side"]);
