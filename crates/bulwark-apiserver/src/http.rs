@@ -37,6 +37,8 @@ pub enum Reply {
     },
     /// A chunked stream of newline-delimited JSON watch events.
     Stream(Body),
+    /// A chunked stream of plain text (`pods/log`).
+    TextStream(Body),
 }
 
 impl Reply {
@@ -150,6 +152,13 @@ fn render(reply: Reply) -> Response {
             body,
         )
             .into_response(),
+        Reply::TextStream(body) => {
+            let mut response = Response::new(body);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            response
+        }
         Reply::Stream(body) => {
             let mut response = Response::new(body);
             response.headers_mut().insert(
