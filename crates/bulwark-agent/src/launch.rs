@@ -126,15 +126,16 @@ fn program_path(launch: &Launch, bulwark_exe: &Path) -> PathBuf {
 
 fn under_root(path: &Path, root: Option<&Path>) -> PathBuf {
     match root {
-        Some(root) if path.is_absolute() => {
-            root.join(path.strip_prefix("/").unwrap_or(path))
-        }
+        Some(root) if path.is_absolute() => root.join(path.strip_prefix("/").unwrap_or(path)),
         _ => path.to_path_buf(),
     }
 }
 
 fn working_dir(container: &Container, root: Option<&Path>) -> Option<PathBuf> {
-    let dir = container.working_dir.as_deref().filter(|dir| !dir.is_empty())?;
+    let dir = container
+        .working_dir
+        .as_deref()
+        .filter(|dir| !dir.is_empty())?;
     Some(under_root(Path::new(dir), root))
 }
 
@@ -192,12 +193,19 @@ mod tests {
             node_allocatable: &allocatable,
         };
         let container = &pod.spec.as_ref().expect("spec").containers[0];
-        container_spec(pod, container, ContainerKey::new("u", &container.name, 2), &context)
+        container_spec(
+            pod,
+            container,
+            ContainerKey::new("u", &container.name, 2),
+            &context,
+        )
     }
 
     #[test]
     fn the_demo_image_runs_this_binary_with_the_pod_address() {
-        let pod = pod("metadata: {name: web}\nspec:\n  containers:\n  - {name: web, image: bulwark/demo:v1}\n");
+        let pod = pod(
+            "metadata: {name: web}\nspec:\n  containers:\n  - {name: web, image: bulwark/demo:v1}\n",
+        );
         let spec = launch(&pod, &Catalog::builtin()).expect("launches");
         assert_eq!(spec.program, PathBuf::from("/opt/bulwark"));
         assert_eq!(spec.args, ["demo"]);
@@ -210,7 +218,9 @@ mod tests {
 
     #[test]
     fn the_pods_own_variables_win_over_the_defaults() {
-        let pod = pod("metadata: {name: web}\nspec:\n  containers:\n  - name: web\n    image: bulwark/demo\n    env:\n    - {name: POD_IP, value: 127.0.0.9}\n    - {name: PATH, value: /bin}\n");
+        let pod = pod(
+            "metadata: {name: web}\nspec:\n  containers:\n  - name: web\n    image: bulwark/demo\n    env:\n    - {name: POD_IP, value: 127.0.0.9}\n    - {name: PATH, value: /bin}\n",
+        );
         let spec = launch(&pod, &Catalog::builtin()).expect("launches");
         let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
         assert_eq!(env["POD_IP"], "127.0.0.9");
@@ -219,15 +229,22 @@ mod tests {
 
     #[test]
     fn an_unknown_image_says_how_to_add_it() {
-        let pod = pod("metadata: {name: web}\nspec:\n  containers:\n  - {name: web, image: nosuch:v9}\n");
+        let pod =
+            pod("metadata: {name: web}\nspec:\n  containers:\n  - {name: web, image: nosuch:v9}\n");
         let error = launch(&pod, &Catalog::builtin()).expect_err("unknown image");
         assert!(error.image_unknown);
-        assert!(error.message.contains("bulwark image add"), "{}", error.message);
+        assert!(
+            error.message.contains("bulwark image add"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
     fn a_missing_config_map_is_a_configuration_error() {
-        let pod = pod("metadata: {name: web}\nspec:\n  containers:\n  - name: web\n    image: bulwark/demo\n    env:\n    - name: A\n      valueFrom: {configMapKeyRef: {name: settings, key: a}}\n");
+        let pod = pod(
+            "metadata: {name: web}\nspec:\n  containers:\n  - name: web\n    image: bulwark/demo\n    env:\n    - name: A\n      valueFrom: {configMapKeyRef: {name: settings, key: a}}\n",
+        );
         let error = launch(&pod, &Catalog::builtin()).expect_err("missing config map");
         assert!(!error.image_unknown);
         let container = &pod.spec.as_ref().expect("spec").containers[0];

@@ -56,8 +56,7 @@ pub struct SystemFacts {
 }
 
 /// What the agent observes about its own health.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeHealth {
     /// `None` when cgroups enforce limits; otherwise why not.
     pub limits_unenforced: Option<String>,
@@ -65,7 +64,6 @@ pub struct NodeHealth {
     pub disk_pressure: bool,
     pub pid_pressure: bool,
 }
-
 
 /// The Node object the agent registers: metadata and status (the spec is the control plane's).
 pub fn registration(config: &NodeConfig, health: &NodeHealth, now: Timestamp) -> Node {

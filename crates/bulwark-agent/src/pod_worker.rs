@@ -381,9 +381,10 @@ impl PodRun {
         let now = context.now;
         let track = self.tracks.entry(name.clone()).or_default();
         if let Some(retry_at) = track.waiting.as_ref().and_then(|waiting| waiting.retry_at)
-            && now < retry_at {
-                return None;
-            }
+            && now < retry_at
+        {
+            return None;
+        }
         let attempt = match latest.get(name) {
             None => 0,
             Some(info) => {

@@ -92,14 +92,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(Arc::clone(&server));
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         server.begin_shutdown();
+        let _ = signalled.send(());
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let graceful = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    // Watches end at once on shutdown, but a client may hold a stream open (a log follow
+    // through the proxy): give in-flight requests a bounded drain, then stop regardless.
+    let drain_expired = async {
+        if on_signal.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_DRAIN).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = graceful => served,
+        () = drain_expired => {
+            tracing::warn!(drain = ?SHUTDOWN_DRAIN, "requests still open after the shutdown drain; stopping anyway");
+            Ok(())
+        }
+    }
 }
+
+/// How long in-flight requests may run on after a shutdown signal.
+pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve_request(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();

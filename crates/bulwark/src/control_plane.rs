@@ -1,6 +1,7 @@
 //! The control plane: storage, API server, and (as they arrive) scheduler and controllers, with
 //! a clean shutdown on Ctrl-C or SIGTERM.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +37,10 @@ pub struct ServerArgs {
     /// Store revisions kept behind the newest when compacting.
     #[arg(long, default_value_t = 50_000)]
     pub compaction_retain_revisions: i64,
+    /// The pod network nodes get their `/24`s from; it must lie inside 127.128.0.0/9. Two
+    /// clusters on one machine keep their pod addresses apart by using different ones.
+    #[arg(long, default_value = "127.128.0.0/9")]
+    pub cluster_cidr: bulwark_agent::ipam::Ipv4Cidr,
 }
 
 /// A running control plane.
@@ -87,7 +92,7 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
     .await
     .map_err(|error| anyhow::anyhow!("cannot start the API server: {}", error.message))?;
     spawn_compaction(Arc::clone(&store), args);
-    spawn_components(address)?;
+    spawn_components(address, args)?;
     Ok(ControlPlane {
         address,
         server,
@@ -98,9 +103,11 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
 
 /// The control-plane components that talk to the API server through its own loopback address
 /// (DESIGN §3: only through the Kubernetes API); their watches connect once it serves.
-fn spawn_components(address: SocketAddr) -> Result<()> {
+fn spawn_components(address: SocketAddr, args: &ServerArgs) -> Result<()> {
     let client = bulwark_agent::agent::run::client_for(&format!("http://{address}"))?;
-    tokio::spawn(crate::node_ipam::run(client));
+    let pod_cidrs = bulwark_agent::ipam::PodCidrAllocator::within(args.cluster_cidr)
+        .with_context(|| format!("--cluster-cidr {}", args.cluster_cidr))?;
+    tokio::spawn(crate::node_ipam::run(client, pod_cidrs));
     Ok(())
 }
 
@@ -131,8 +138,14 @@ fn spawn_compaction(store: Arc<dyn Store>, args: &ServerArgs) {
 impl ControlPlane {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn serve_until_signalled(self) -> Result<()> {
+        self.serve_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes (whatever must end while the API is still up, such as
+    /// node agents, goes inside it), then drains and stops.
+    pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let store = Arc::clone(&self.store);
-        bulwark_apiserver::http::serve(self.listener, self.server, shutdown_signal()).await?;
+        bulwark_apiserver::http::serve(self.listener, self.server, stop).await?;
         drop(store);
         tracing::info!("stopped");
         Ok(())

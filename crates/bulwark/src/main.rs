@@ -71,7 +71,9 @@ fn main() -> ExitCode {
             Command::Up(args) => commands::up::run(args).await,
             Command::Server(args) => control_plane::run_server(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
-            Command::Agent(args) => commands::agent::run(args, commands::agent::real_prober()).await,
+            Command::Agent(args) => {
+                commands::agent::run(args, commands::agent::real_prober()).await
+            }
             Command::Node(args) => commands::node::run(args).await,
             Command::Image(args) => commands::image::run(args),
             Command::Demo => unreachable!("handled above: the demo keeps its own exit codes"),

@@ -1,5 +1,5 @@
 //! The node IPAM controller: gives every Node without one a `spec.podCIDR`, a `/24` out of
-//! `127.128.0.0/9`, as kube-controller-manager's range allocator does. One instance runs in
+//! the cluster CIDR (`127.128.0.0/9` unless `--cluster-cidr` says otherwise), as kube-controller-manager's range allocator does. One instance runs in
 //! the control plane and assigns sequentially, so two nodes never get the same block; after a
 //! restart the blocks already assigned are read back from the nodes first.
 
@@ -9,15 +9,19 @@ use bulwark_agent::ipam::{Ipv4Cidr, PodCidrAllocator};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
 /// Runs until the process ends.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, mut allocator: PodCidrAllocator) {
     let api: Api<Node> = Api::all(client);
-    let mut allocator = PodCidrAllocator::new();
     let mut pending: Vec<Node> = Vec::new();
     let mut listing = false;
-    let mut stream = watcher::watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut stream = watcher::watcher(api.clone(), watcher::Config::default())
+        // Backing off between failed attempts keeps a lost API server from turning the
+        // loop into a spin (which would also keep the runtime from shutting down).
+        .default_backoff()
+        .boxed();
     while let Some(event) = stream.next().await {
         match event {
             Ok(Event::Init) => {
@@ -78,7 +82,8 @@ async fn assign(api: &Api<Node>, allocator: &mut PodCidrAllocator, node: &Node) 
             return;
         }
     };
-    let patch = serde_json::json!({"spec": {"podCIDR": cidr.to_string(), "podCIDRs": [cidr.to_string()]}});
+    let patch =
+        serde_json::json!({"spec": {"podCIDR": cidr.to_string(), "podCIDRs": [cidr.to_string()]}});
     for attempt in 0..5u32 {
         match api
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -175,7 +175,9 @@ impl Supervised {
                 if self.child.is_none() && tokio::time::Instant::now() >= self.next_start {
                     match self.spawn(launch) {
                         Ok(child) => self.child = Some(child),
-                        Err(error) => tracing::warn!(%error, node = %self.plan.name, "cannot start the node agent"),
+                        Err(error) => {
+                            tracing::warn!(%error, node = %self.plan.name, "cannot start the node agent")
+                        }
                     }
                 }
             }
@@ -224,10 +226,17 @@ impl Supervised {
             return;
         };
         if !kill {
-            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()).and_then(rustix::process::Pid::from_raw) {
+            if let Some(pid) = child
+                .id()
+                .and_then(|pid| i32::try_from(pid).ok())
+                .and_then(rustix::process::Pid::from_raw)
+            {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
             }
-            if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
@@ -241,10 +250,8 @@ impl Supervised {
             (None, Desired::Running) => "starting".to_string(),
             (None, Desired::Stopped) => "stopped".to_string(),
         };
-        if state != self.reported {
-            if write_file(&self.dir.join("state"), &state).is_ok() {
-                self.reported = state;
-            }
+        if state != self.reported && write_file(&self.dir.join("state"), &state).is_ok() {
+            self.reported = state;
         }
     }
 }
@@ -261,7 +268,11 @@ pub async fn command(data_dir: &Path, name: &str, desired: Desired) -> Result<St
                 data_dir.display()
             );
         }
-        bail!("no node {name:?} in {}; nodes: {}", data_dir.display(), known.join(", "));
+        bail!(
+            "no node {name:?} in {}; nodes: {}",
+            data_dir.display(),
+            known.join(", ")
+        );
     }
     write_file(&dir.join("desired"), desired.word())?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

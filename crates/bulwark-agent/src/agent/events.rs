@@ -80,18 +80,19 @@ async fn write_events(
             event.message.clone(),
         );
         if let Some(seen) = written.get_mut(&key)
-            && crate::timing::elapsed(seen.at, now) < AGGREGATE_WINDOW {
-                seen.count += 1;
-                seen.at = now;
-                let patch = serde_json::json!({"count": seen.count, "lastTimestamp": Time(now)});
-                if api
-                    .patch(&seen.name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .is_ok()
-                {
-                    continue;
-                }
+            && crate::timing::elapsed(seen.at, now) < AGGREGATE_WINDOW
+        {
+            seen.count += 1;
+            seen.at = now;
+            let patch = serde_json::json!({"count": seen.count, "lastTimestamp": Time(now)});
+            if api
+                .patch(&seen.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .is_ok()
+            {
+                continue;
             }
+        }
         if written.len() >= REMEMBERED {
             written.clear();
         }

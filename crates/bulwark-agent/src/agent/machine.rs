@@ -57,9 +57,9 @@ pub fn parse_capacity(
     mut base: BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, String> {
     for item in text.split(',').filter(|item| !item.trim().is_empty()) {
-        let (name, value) = item
-            .split_once('=')
-            .ok_or_else(|| format!("{item:?} is not NAME=QUANTITY (e.g. cpu=4,memory=8Gi,pods=110)"))?;
+        let (name, value) = item.split_once('=').ok_or_else(|| {
+            format!("{item:?} is not NAME=QUANTITY (e.g. cpu=4,memory=8Gi,pods=110)")
+        })?;
         let (name, value) = (name.trim(), value.trim());
         value
             .parse::<bulwark_core::quantity::Quantity>()
@@ -84,8 +84,16 @@ mod tests {
 
     #[test]
     fn bad_capacity_says_what_is_wrong() {
-        assert!(parse_capacity("cpu", BTreeMap::new()).unwrap_err().contains("NAME=QUANTITY"));
-        assert!(parse_capacity("memory=lots", BTreeMap::new()).unwrap_err().contains("memory"));
+        assert!(
+            parse_capacity("cpu", BTreeMap::new())
+                .unwrap_err()
+                .contains("NAME=QUANTITY")
+        );
+        assert!(
+            parse_capacity("memory=lots", BTreeMap::new())
+                .unwrap_err()
+                .contains("memory")
+        );
     }
 
     #[test]

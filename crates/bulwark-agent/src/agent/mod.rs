@@ -20,7 +20,7 @@ pub mod pods;
 pub mod run;
 pub mod worker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -78,7 +78,9 @@ impl CatalogSource {
                         }
                     }
                 }
-                Err(error) => tracing::warn!(%error, file = %path.display(), "cannot read the image catalog"),
+                Err(error) => {
+                    tracing::warn!(%error, file = %path.display(), "cannot read the image catalog")
+                }
             }
         }
         catalog
@@ -100,6 +102,8 @@ pub struct NodeContext {
     pub prober: Prober,
     pub events: events::EventSink,
     addresses: Mutex<Option<PodAddressAllocator>>,
+    /// The UIDs of this node's pods by namespace and name, for the log endpoint.
+    pods: Mutex<HashMap<(String, String), String>>,
 }
 
 impl NodeContext {
@@ -117,7 +121,8 @@ impl NodeContext {
         allocatable: BTreeMap<String, Quantity>,
         prober: Prober,
     ) -> Self {
-        let events = events::EventSink::start(client.clone(), node_name.clone(), Arc::clone(&clock));
+        let events =
+            events::EventSink::start(client.clone(), node_name.clone(), Arc::clone(&clock));
         Self {
             client,
             node_name,
@@ -132,6 +137,7 @@ impl NodeContext {
             prober,
             events,
             addresses: Mutex::new(None),
+            pods: Mutex::new(HashMap::new()),
         }
     }
 
@@ -155,9 +161,10 @@ impl NodeContext {
             .and_then(|status| status.pod_ip.as_deref())
             .and_then(|ip| ip.parse::<Ipv4Addr>().ok());
         if let Some(address) = recorded
-            && allocator.restore(uid, address).is_ok() {
-                return Some(address.to_string());
-            }
+            && allocator.restore(uid, address).is_ok()
+        {
+            return Some(address.to_string());
+        }
         match allocator.allocate(uid) {
             Ok(address) => Some(address.to_string()),
             Err(error) => {
@@ -167,6 +174,28 @@ impl NodeContext {
         }
     }
 
+    /// Remembers which pod object a UID is (the watch saw it bound here).
+    pub fn note_pod(&self, pod: &Pod) {
+        let (Some(namespace), Some(name), Some(uid)) = (
+            pod.metadata.namespace.clone(),
+            pod.metadata.name.clone(),
+            pod.metadata.uid.clone(),
+        ) else {
+            return;
+        };
+        lock(&self.pods).insert((namespace, name), uid);
+    }
+
+    pub fn forget_pod(&self, uid: &str) {
+        lock(&self.pods).retain(|_, known| known != uid);
+    }
+
+    pub fn pod_uid(&self, namespace: &str, name: &str) -> Option<String> {
+        lock(&self.pods)
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
     pub fn release_address(&self, uid: &str) {
         if let Some(allocator) = self.lock_addresses().as_mut() {
             allocator.release(uid);
@@ -174,9 +203,13 @@ impl NodeContext {
     }
 
     fn lock_addresses(&self) -> std::sync::MutexGuard<'_, Option<PodAddressAllocator>> {
-        // Each update is one call on the allocator, so a poisoned lock still holds a whole state.
-        self.addresses
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.addresses)
     }
+}
+
+/// Each update under these locks is one call, so a poisoned lock still holds a whole state.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

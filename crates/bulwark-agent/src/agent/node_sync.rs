@@ -50,8 +50,12 @@ async fn try_register(
         Ok(_) => {}
         Err(kube::Error::Api(response)) if response.code == 409 => {
             let labels = serde_json::json!({"metadata": {"labels": node::labels(config)}});
-            api.patch(&config.name, &PatchParams::default(), &Patch::Merge(&labels))
-                .await?;
+            api.patch(
+                &config.name,
+                &PatchParams::default(),
+                &Patch::Merge(&labels),
+            )
+            .await?;
         }
         Err(error) => return Err(error),
     }
@@ -89,7 +93,10 @@ pub async fn wait_for_pod_cidr(client: &kube::Client, name: &str) -> Ipv4Cidr {
         }
         if pause >= Duration::from_secs(2) && !warned {
             warned = true;
-            tracing::info!(node = name, "waiting for the control plane to assign a podCIDR");
+            tracing::info!(
+                node = name,
+                "waiting for the control plane to assign a podCIDR"
+            );
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));

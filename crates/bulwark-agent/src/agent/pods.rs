@@ -11,6 +11,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
@@ -34,15 +35,20 @@ pub async fn run(client: kube::Client, nodes: Nodes) {
     };
     let mut workers: HashMap<String, Running> = HashMap::new();
     let mut listing: Option<BTreeSet<String>> = None;
-    let mut stream = watcher::watcher(api, config).boxed();
+    let mut stream = watcher::watcher(api, config)
+        // Backing off between failed attempts keeps a lost API server from turning the
+        // loop into a spin (which would also keep the runtime from shutting down).
+        .default_backoff()
+        .boxed();
     while let Some(event) = stream.next().await {
         match event {
             Ok(Event::Apply(pod)) => dispatch(&nodes, &mut workers, pod),
             Ok(Event::Delete(pod)) => {
                 if let Some(uid) = pod.metadata.uid.as_deref()
-                    && let Some(running) = workers.remove(uid) {
-                        let _ = running.updates.send(PodUpdate::Gone);
-                    }
+                    && let Some(running) = workers.remove(uid)
+                {
+                    let _ = running.updates.send(PodUpdate::Gone);
+                }
             }
             Ok(Event::Init) => listing = Some(BTreeSet::new()),
             Ok(Event::InitApply(pod)) => {
@@ -76,6 +82,7 @@ fn dispatch(nodes: &Nodes, workers: &mut HashMap<String, Running>, pod: Pod) {
     let Some(context) = nodes.get(&node) else {
         return;
     };
+    context.note_pod(&pod);
     if let Some(running) = workers.get(&uid) {
         if !running.updates.is_closed() {
             let _ = running.updates.send(PodUpdate::Stored(Box::new(pod)));

@@ -17,7 +17,9 @@ use crate::images::Catalog;
 use crate::ipam::PodAddressAllocator;
 use crate::node::{NodeConfig, NodeHealth};
 use crate::profile::Profile;
-use crate::runtime::{ProcessRuntime, ProcessRuntimeConfig, Runtime, SimulatedBehaviour, SimulatedRuntime};
+use crate::runtime::{
+    ProcessRuntime, ProcessRuntimeConfig, Runtime, SimulatedBehaviour, SimulatedRuntime,
+};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +55,9 @@ pub fn client_for(url: &str) -> Result<kube::Client, AgentError> {
         url: url.to_string(),
         reason,
     };
-    let uri: http::Uri = url.parse().map_err(|error: http::uri::InvalidUri| bad(error.to_string()))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|error: http::uri::InvalidUri| bad(error.to_string()))?;
     let mut config = kube::Config::new(uri);
     config.read_timeout = None;
     kube::Client::try_from(config).map_err(|error| bad(error.to_string()))
@@ -76,7 +80,9 @@ pub async fn run_process_node(
             source,
         })?;
     }
-    let (cgroups, limits_unenforced) = match Cgroups::prepare(std::path::Path::new(cgroups::DEFAULT_ROOT)) {
+    let (cgroups, limits_unenforced) = match Cgroups::prepare(std::path::Path::new(
+        cgroups::DEFAULT_ROOT,
+    )) {
         Availability::Writable(cgroups) => (Some(cgroups), None),
         Availability::Unavailable { reason, .. } => {
             tracing::warn!(%reason, "cgroups are not writable: pods run without enforced limits");
@@ -101,7 +107,10 @@ pub async fn run_process_node(
             source,
         })?;
     let mut node = options.node.clone();
-    node.endpoint_port = listener.local_addr().map(|address| address.port()).unwrap_or(0);
+    node.endpoint_port = listener
+        .local_addr()
+        .map(|address| address.port())
+        .unwrap_or(0);
     let health = NodeHealth {
         limits_unenforced,
         ..NodeHealth::default()
@@ -254,7 +263,8 @@ async fn start_fake_node(
     let name = fake_node_name(&options.name_prefix, index);
     let node = NodeConfig {
         name: name.clone(),
-        zone: (!options.zones.is_empty()).then(|| options.zones[index % options.zones.len()].clone()),
+        zone: (!options.zones.is_empty())
+            .then(|| options.zones[index % options.zones.len()].clone()),
         region: options.region.clone(),
         labels: BTreeMap::from([("type".to_string(), "fake".to_string())]),
         capacity: options.capacity.clone(),

@@ -104,7 +104,11 @@ impl Worker {
         pod: &Pod,
         probes: &mpsc::Sender<ProbeOutcome>,
     ) -> (Option<jiff::Timestamp>, bool) {
-        let pod_ips = self.context.pod_address(pod).into_iter().collect::<Vec<_>>();
+        let pod_ips = self
+            .context
+            .pod_address(pod)
+            .into_iter()
+            .collect::<Vec<_>>();
         let host_ips = [self.context.host_ip.clone()];
         let instances = self.context.runtime.pod_containers(&self.uid);
         let sync_context = SyncContext {
@@ -167,25 +171,50 @@ impl Worker {
                 return;
             }
         };
-        let field_path = crate::pod_worker::field_path(&key.container, matches!(slot, ContainerSlot::Init(_)));
+        let field_path =
+            crate::pod_worker::field_path(&key.container, matches!(slot, ContainerSlot::Init(_)));
         if key.attempt == 0 {
             self.context.events.record(
                 pod,
-                normal("Pulled", format!(
-                    "Container image {:?} already present on machine",
-                    container.image.as_deref().unwrap_or_default()
-                ), &field_path),
+                normal(
+                    "Pulled",
+                    format!(
+                        "Container image {:?} already present on machine",
+                        container.image.as_deref().unwrap_or_default()
+                    ),
+                    &field_path,
+                ),
             );
         }
         match self.context.runtime.start(spec.clone()) {
             Ok(_) => {
                 self.launched.insert(key.container.clone(), spec);
-                self.context.events.record(pod, normal("Created", format!("Created container {}", key.container), &field_path));
-                self.context.events.record(pod, normal("Started", format!("Started container {}", key.container), &field_path));
+                self.context.events.record(
+                    pod,
+                    normal(
+                        "Created",
+                        format!("Created container {}", key.container),
+                        &field_path,
+                    ),
+                );
+                self.context.events.record(
+                    pod,
+                    normal(
+                        "Started",
+                        format!("Started container {}", key.container),
+                        &field_path,
+                    ),
+                );
             }
             Err(error) => {
                 let now = self.context.clock.now();
-                for action in self.run.start_failed(&key, false, error.to_string(), now, &self.context.backoff) {
+                for action in self.run.start_failed(
+                    &key,
+                    false,
+                    error.to_string(),
+                    now,
+                    &self.context.backoff,
+                ) {
                     if let Action::Event(event) = action {
                         self.context.events.record(pod, event);
                     }
@@ -272,10 +301,13 @@ impl Worker {
             }),
             ..DeleteParams::default()
         };
-        if let Err(error) = api.delete(pod.metadata.name.as_deref().unwrap_or_default(), &params).await
-            && !is_not_found(&error) {
-                tracing::warn!(%error, pod = ?pod.metadata.name, "cannot remove the finished pod");
-            }
+        if let Err(error) = api
+            .delete(pod.metadata.name.as_deref().unwrap_or_default(), &params)
+            .await
+            && !is_not_found(&error)
+        {
+            tracing::warn!(%error, pod = ?pod.metadata.name, "cannot remove the finished pod");
+        }
     }
 
     /// The pod object vanished: kill at once and forget.
@@ -291,6 +323,7 @@ impl Worker {
             tracing::warn!(%error, "cannot remove pod from the runtime");
         }
         self.context.release_address(&self.uid);
+        self.context.forget_pod(&self.uid);
     }
 
     async fn write_status(&mut self, pod: &Pod, observation: &crate::status::PodObservation) {
@@ -308,7 +341,8 @@ impl Worker {
         ) else {
             return;
         };
-        let patch = serde_json::json!({"status": bulwark_patch::merge_patch::create(&before, &after)});
+        let patch =
+            serde_json::json!({"status": bulwark_patch::merge_patch::create(&before, &after)});
         let api: Api<Pod> = Api::namespaced(
             self.context.client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or("default"),
@@ -357,7 +391,11 @@ fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
         .find(|container| container.name == name)
 }
 
-async fn fetch_all<K>(client: &kube::Client, namespace: &str, names: &[String]) -> BTreeMap<String, K>
+async fn fetch_all<K>(
+    client: &kube::Client,
+    namespace: &str,
+    names: &[String],
+) -> BTreeMap<String, K>
 where
     K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
         + Clone

@@ -212,7 +212,10 @@ pub fn kill_recorded_containers(state_dir: &std::path::Path) -> usize {
         if !procfs::is_same_live_process(record.pid, record.start_ticks) {
             continue;
         }
-        let Some(group) = i32::try_from(record.pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        let Some(group) = i32::try_from(record.pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
             continue;
         };
         if rustix::process::kill_process_group(group, rustix::process::Signal::KILL).is_ok() {

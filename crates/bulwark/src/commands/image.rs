@@ -12,7 +12,12 @@ pub struct ImageArgs {
     #[command(subcommand)]
     pub action: ImageAction,
     /// The cluster's data directory (as given to `bulwark up`).
-    #[arg(long, default_value = "bulwark-data", env = "BULWARK_DATA_DIR", global = true)]
+    #[arg(
+        long,
+        default_value = "bulwark-data",
+        env = "BULWARK_DATA_DIR",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -31,11 +36,18 @@ pub enum ImageAction {
 }
 
 pub fn run(args: ImageArgs) -> Result<()> {
-    let ImageAction::Add { name, exec, args: default_args } = args.action;
-    let exec = std::path::absolute(&exec)
-        .with_context(|| format!("cannot resolve {}", exec.display()))?;
+    let ImageAction::Add {
+        name,
+        exec,
+        args: default_args,
+    } = args.action;
+    let exec =
+        std::path::absolute(&exec).with_context(|| format!("cannot resolve {}", exec.display()))?;
     if !exec.is_file() {
-        bail!("{} is not a file: --exec takes the program to run", exec.display());
+        bail!(
+            "{} is not a file: --exec takes the program to run",
+            exec.display()
+        );
     }
     let path = crate::nodes::catalog_file(&args.data_dir);
     let text = std::fs::read_to_string(&path).unwrap_or_default();

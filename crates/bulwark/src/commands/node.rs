@@ -12,7 +12,12 @@ pub struct NodeArgs {
     #[command(subcommand)]
     pub action: NodeAction,
     /// The cluster's data directory (as given to `bulwark up`).
-    #[arg(long, default_value = "bulwark-data", env = "BULWARK_DATA_DIR", global = true)]
+    #[arg(
+        long,
+        default_value = "bulwark-data",
+        env = "BULWARK_DATA_DIR",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 

@@ -50,17 +50,25 @@ pub async fn run(args: UpArgs) -> Result<()> {
         println!(
             "Starting {} node(s): {}",
             plans.len(),
-            plans.iter().map(|plan| plan.name.as_str()).collect::<Vec<_>>().join(", ")
+            plans
+                .iter()
+                .map(|plan| plan.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let (stop_nodes, nodes_stopping) = tokio::sync::oneshot::channel::<()>();
     let supervisor = tokio::spawn(nodes::supervise(launch, plans, async {
         let _ = nodes_stopping.await;
     }));
-    let served = control_plane.serve_until_signalled().await;
-    let _ = stop_nodes.send(());
-    if let Ok(Err(error)) = supervisor.await {
-        tracing::warn!(%error, "stopping the nodes");
-    }
-    served
+    // The agents stop (and their pods with them) while the API server still answers them;
+    // only then does the control plane drain and stop.
+    let stop = async move {
+        control_plane::shutdown_signal().await;
+        let _ = stop_nodes.send(());
+        if let Ok(Err(error)) = supervisor.await {
+            tracing::warn!(%error, "stopping the nodes");
+        }
+    };
+    control_plane.serve_until(stop).await
 }
