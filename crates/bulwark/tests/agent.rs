@@ -363,6 +363,48 @@ fn deleting_a_pod_stops_its_processes_gracefully_and_removes_it() {
 }
 
 #[test]
+fn a_pre_stop_hook_runs_before_the_container_is_signalled() {
+    let cluster = Cluster::up(1, &[]);
+    let record = cluster.dir.path().join("stopping.txt");
+    let record = record.to_str().expect("path");
+    let hook = |command: &str| {
+        format!(
+            "    lifecycle:\n      preStop:\n        exec:\n          command: [\"sh\", \"-c\", {command:?}]\n"
+        )
+    };
+    let main = format!("trap 'echo term >> {record}; exit 0' TERM; while true; do sleep 0.1; done");
+    apply(
+        &cluster,
+        &busybox_pod("hooked", &main, &hook(&format!("echo hook >> {record}"))),
+    );
+    apply(
+        &cluster,
+        &busybox_pod(
+            "broken-hook",
+            "while true; do sleep 0.1; done",
+            &hook("exit 7"),
+        ),
+    );
+    for pod in ["hooked", "broken-hook"] {
+        bind(&cluster, pod, "node-1");
+        eventually("running", || {
+            pod_json(&cluster, pod)
+                .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
+        });
+    }
+    cluster.ok(&["delete", "pod", "hooked", "broken-hook", "--timeout=60s"]);
+    let order = std::fs::read_to_string(record).unwrap_or_default();
+    assert_eq!(order, "hook\nterm\n", "the hook ran, then SIGTERM");
+    let events = cluster.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=broken-hook",
+    ]);
+    assert!(events.contains("FailedPreStopHook"), "{events}");
+}
+
+#[test]
 fn a_stopped_agent_leaves_pods_running_and_its_return_adopts_them() {
     let cluster = Cluster::up(1, &[]);
     apply(

@@ -136,16 +136,80 @@ impl Worker {
         for action in actions {
             match action {
                 Action::Start { slot, key } => self.start(pod, slot, key).await,
-                Action::Stop { key, grace, .. } => {
-                    if let Err(error) = self.context.runtime.stop(&key, grace) {
-                        tracing::warn!(%error, "cannot stop container");
-                    }
-                }
+                Action::Stop {
+                    key,
+                    grace,
+                    pre_stop,
+                } => self.stop(pod, key, grace, pre_stop),
                 Action::Probe { key, kind } => self.probe(pod, key, kind, probes),
                 Action::Event(event) => self.context.events.record(pod, event),
                 Action::Finish => self.finish(pod).await,
             }
         }
+    }
+
+    /// Stops an instance; with a `preStop` hook (and a grace period to run it in) the hook
+    /// runs first, in its own task so that the worker keeps serving the pod meanwhile.
+    fn stop(&self, pod: &Pod, key: ContainerKey, grace: Duration, pre_stop: bool) {
+        let hook = pre_stop
+            .then(|| self.pre_stop_hook(pod, &key, grace))
+            .flatten()
+            .filter(|_| !grace.is_zero());
+        let Some(hook) = hook else {
+            stop_now(self.context.runtime.as_ref(), &key, grace);
+            return;
+        };
+        let context = Arc::clone(&self.context);
+        let pod = pod.clone();
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            if let Some(failure) = run_hook(&context, hook, grace).await {
+                let field_path = crate::pod_worker::field_path(&key.container, false);
+                context.events.record(
+                    &pod,
+                    crate::pod_worker::PodEvent {
+                        warning: true,
+                        reason: "FailedPreStopHook",
+                        message: format!(
+                            "PreStopHook failed for container {}: {failure}",
+                            key.container
+                        ),
+                        field_path: Some(field_path),
+                    },
+                );
+            }
+            let remaining = grace
+                .saturating_sub(started.elapsed())
+                .max(MIN_GRACE_AFTER_HOOK);
+            stop_now(context.runtime.as_ref(), &key, remaining);
+        });
+    }
+
+    /// The container's `preStop` handler as a job for the node's prober (an exec, HTTP or TCP
+    /// handler is run exactly as a probe of the same kind would be), or a sleep.
+    fn pre_stop_hook(&self, pod: &Pod, key: &ContainerKey, grace: Duration) -> Option<Hook> {
+        let container = find_container(pod, &key.container)?;
+        let handler = container.lifecycle.as_ref()?.pre_stop.as_ref()?;
+        if let Some(sleep) = &handler.sleep {
+            return Some(Hook::Sleep(Duration::from_secs(
+                u64::try_from(sleep.seconds).unwrap_or(0),
+            )));
+        }
+        let probe = k8s_openapi::api::core::v1::Probe {
+            exec: handler.exec.clone(),
+            http_get: handler.http_get.clone(),
+            tcp_socket: handler.tcp_socket.clone(),
+            ..Default::default()
+        };
+        let launched = self.launched.get(&key.container);
+        Some(Hook::Handler(Box::new(ProbeJob {
+            probe,
+            container: container.clone(),
+            pod_ip: self.context.pod_address(pod).unwrap_or_default(),
+            env: launched.map(|spec| spec.env.clone()).unwrap_or_default(),
+            working_dir: launched.and_then(|spec| spec.working_dir.clone()),
+            timeout: grace,
+        })))
     }
 
     async fn start(&mut self, pod: &Pod, slot: ContainerSlot, key: ContainerKey) {
@@ -372,6 +436,42 @@ fn normal(reason: &'static str, message: String, field_path: &str) -> crate::pod
         reason,
         message,
         field_path: Some(field_path.to_string()),
+    }
+}
+
+/// As the kubelet does: however long the hook took, the container still gets this long
+/// between SIGTERM and SIGKILL.
+const MIN_GRACE_AFTER_HOOK: Duration = Duration::from_secs(2);
+
+/// A `preStop` handler ready to run.
+enum Hook {
+    Sleep(Duration),
+    Handler(Box<ProbeJob>),
+}
+
+/// Runs a hook within the grace period; returns why it failed, if it did.
+async fn run_hook(context: &NodeContext, hook: Hook, grace: Duration) -> Option<String> {
+    match hook {
+        Hook::Sleep(duration) => {
+            tokio::time::sleep(duration.min(grace)).await;
+            None
+        }
+        Hook::Handler(job) => {
+            let attempt = (context.prober)(*job);
+            match tokio::time::timeout(grace, attempt).await {
+                Ok(ProbeResult::Success) => None,
+                Ok(ProbeResult::Failure(why) | ProbeResult::Error(why)) => Some(why),
+                Err(_) => Some(format!(
+                    "did not complete within the {grace:?} grace period"
+                )),
+            }
+        }
+    }
+}
+
+fn stop_now(runtime: &dyn crate::runtime::Runtime, key: &ContainerKey, grace: Duration) {
+    if let Err(error) = runtime.stop(key, grace) {
+        tracing::warn!(%error, "cannot stop container");
     }
 }
 
