@@ -98,6 +98,11 @@ pub async fn run_process_node(
     for warning in runtime.adoption_warnings() {
         tracing::warn!(%warning, "while adopting running pods");
     }
+    let still_running = runtime.containers().len();
+    tracing::info!(
+        containers = still_running,
+        "adopted the containers still running"
+    );
     let runtime: Arc<dyn Runtime> = Arc::new(runtime);
     let listener = tokio::net::TcpListener::bind((options.node.address.as_str(), 0))
         .await

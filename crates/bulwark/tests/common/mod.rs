@@ -108,8 +108,12 @@ impl Cluster {
 
     /// Waits until `count` nodes report Ready=True.
     pub fn wait_for_ready_nodes(&self, count: usize) {
+        self.wait_for_ready_nodes_within(count, DEADLINE, Duration::from_millis(100));
+    }
+
+    pub fn wait_for_ready_nodes_within(&self, count: usize, deadline: Duration, poll: Duration) {
         let jsonpath = r#"{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#;
-        eventually(&format!("{count} Ready nodes"), || {
+        eventually_within(deadline, poll, &format!("{count} Ready nodes"), || {
             let output = self.kubectl(&["get", "nodes", "-o", &format!("jsonpath={jsonpath}")]);
             let text = String::from_utf8_lossy(&output.stdout).into_owned();
             let ready = text.lines().filter(|line| line.ends_with(" True")).count();
@@ -340,14 +344,25 @@ pub fn http_request(
 }
 
 /// Polls `check` until it returns Some, or fails after the deadline.
-pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_within(DEADLINE, Duration::from_millis(100), what, check)
+}
+
+/// `eventually` for big clusters: a longer deadline and a slower poll, so that the polling
+/// (a kubectl listing a thousand objects) does not slow down what it waits for.
+pub fn eventually_within<T>(
+    deadline: Duration,
+    poll: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let started = Instant::now();
     loop {
         if let Some(value) = check() {
             return value;
         }
-        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(poll);
     }
 }
 
