@@ -284,6 +284,68 @@ fn a_container_past_its_memory_limit_is_oom_killed() {
     });
 }
 
+/// CPU time used so far by the cgroup holding `pid` (cgroup v1 `cpuacct` or v2 `cpu.stat`).
+fn cgroup_cpu_time(pid: &str) -> Option<Duration> {
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in membership.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        if controllers.split(',').any(|c| c == "cpuacct") {
+            let usage = std::fs::read_to_string(format!(
+                "/sys/fs/cgroup/{controllers}{path}/cpuacct.usage"
+            ))
+            .ok()?;
+            return Some(Duration::from_nanos(usage.trim().parse().ok()?));
+        }
+        if controllers.is_empty() {
+            let stat = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.stat")).ok()?;
+            let micros = stat
+                .lines()
+                .find_map(|line| line.strip_prefix("usage_usec "))?;
+            return Some(Duration::from_micros(micros.trim().parse().ok()?));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_cpu_limit_holds_a_burning_container_to_its_share() {
+    let cluster = Cluster::up(1, &[]);
+    apply(
+        &cluster,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: burner\nspec:\n  containers:\n  - name: main\n    image: my-app:v1.0\n    env:\n    - {name: DEMO_CPU_BURN_MILLICORES, value: \"1000\"}\n    resources:\n      limits: {cpu: 200m}\n",
+    );
+    bind(&cluster, "burner", "node-1");
+    let pid = eventually("the burner running", || {
+        let pod = pod_json(&cluster, "burner")?;
+        let uid = pod["metadata"]["uid"].as_str()?.to_string();
+        let state = std::fs::read_to_string(
+            cluster
+                .data_dir()
+                .join("nodes/node-1/runtime/pods")
+                .join(format!("{uid}.json")),
+        )
+        .ok()?;
+        let value: Value = serde_json::from_str(&state).ok()?;
+        value["containers"][0]["pid"]
+            .as_u64()
+            .map(|pid| pid.to_string())
+    });
+    let (first, first_at) = eventually("the pod's CPU accounting", || {
+        cgroup_cpu_time(&pid).map(|usage| (usage, std::time::Instant::now()))
+    });
+    std::thread::sleep(Duration::from_secs(3)); // the measuring window, not a wait for a condition
+    let used = cgroup_cpu_time(&pid).expect("CPU accounting") - first;
+    let share = used.as_secs_f64() / first_at.elapsed().as_secs_f64();
+    // CFS quota: 20 ms per 100 ms period. It wants a whole core; it may get less on a busy
+    // machine, never more than its quota (plus a period's rounding).
+    assert!(
+        (0.05..=0.26).contains(&share),
+        "a 200m limit holds a burner to about 20% of a core: {:.1}%",
+        share * 100.0
+    );
+}
+
 #[test]
 fn kubectl_logs_current_follow_previous_and_tail() {
     let cluster = Cluster::up(1, &[]);
