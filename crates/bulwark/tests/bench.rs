@@ -79,3 +79,36 @@ fn bench_api_prints_every_figure_with_a_result() {
         );
     }
 }
+
+#[test]
+fn bench_agent_prints_start_latencies_and_agent_memory() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args([
+            "bench", "agent", "--nodes", "2", "--pods", "6", "--rate", "20",
+        ])
+        .args(["--rss-pods", "8", "--fake-nodes", "5", "--fake-pods", "20"])
+        .args(["--max-seconds", "300"])
+        .output()
+        .expect("run bulwark bench agent");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let figures = [
+        ("create -> Running p50 (6 pods, 2 nodes)", false),
+        ("create -> Running p99 (6 pods, 2 nodes)", true),
+        ("create -> Ready p99 (6 pods, 2 nodes)", false),
+        ("agent RSS idle (max of 2)", true),
+        ("agent RSS (8 pods on node-1)", false),
+        ("create -> Running p99 (20 pods, 5 fake nodes)", false),
+        ("create -> Ready p99 (20 pods, 5 fake nodes)", false),
+    ];
+    for (figure, targeted) in figures {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(figure))
+            .unwrap_or_else(|| panic!("no {figure:?} line in:\n{stdout}"));
+        let result = line.split_whitespace().last().unwrap_or_default();
+        let expected: &[&str] = if targeted { &["PASS", "MISS"] } else { &["-"] };
+        assert!(expected.contains(&result), "{figure}: {line:?}");
+    }
+}

@@ -42,6 +42,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Drive a `bulwark server` child process over HTTP and print figures against their targets.
     Api(ApiBenchArgs),
+    /// Pod start latency on process and fake nodes, and node agent memory.
+    Agent(super::bench_agent::AgentBenchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -75,6 +77,7 @@ pub struct ApiBenchArgs {
 pub async fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Api(args) => api(args).await,
+        BenchTarget::Agent(args) => super::bench_agent::run(args).await,
     }
 }
 
@@ -82,28 +85,28 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 // Figures
 
 #[derive(Debug, Clone, Copy)]
-enum Goal {
+pub(super) enum Goal {
     AtLeast(f64),
     Below(f64),
     None,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Unit {
+pub(super) enum Unit {
     PerSecond,
     Milliseconds,
     MebiBytes,
 }
 
-struct Figure {
+pub(super) struct Figure {
     name: String,
     value: f64,
     unit: Unit,
-    goal: Goal,
+    pub(super) goal: Goal,
 }
 
 impl Figure {
-    fn new(name: impl Into<String>, value: f64, unit: Unit, goal: Goal) -> Self {
+    pub(super) fn new(name: impl Into<String>, value: f64, unit: Unit, goal: Goal) -> Self {
         Self {
             name: name.into(),
             value,
@@ -142,7 +145,7 @@ fn format_goal(goal: Goal, unit: Unit) -> String {
     }
 }
 
-fn print_figures(figures: &[Figure]) {
+pub(super) fn print_figures(figures: &[Figure]) {
     println!("{:<52} {:>14} {:>14}  RESULT", "FIGURE", "VALUE", "TARGET");
     for figure in figures {
         println!(
@@ -156,16 +159,22 @@ fn print_figures(figures: &[Figure]) {
 }
 
 /// Sorted latencies with nearest-rank percentiles.
-struct Latencies(Vec<Duration>);
+pub(super) struct Latencies(Vec<Duration>);
 
 impl Latencies {
-    fn new(mut samples: Vec<Duration>) -> Self {
+    pub(super) fn new(mut samples: Vec<Duration>) -> Self {
         samples.sort_unstable();
         Self(samples)
     }
 
     /// The p50 and p99 figures of one measurement, named `{what} p50 ({context})` and so on.
-    fn figures(&self, what: &str, context: &str, p50_goal: Goal, p99_goal: Goal) -> [Figure; 2] {
+    pub(super) fn figures(
+        &self,
+        what: &str,
+        context: &str,
+        p50_goal: Goal,
+        p99_goal: Goal,
+    ) -> [Figure; 2] {
         [
             Figure::latency(
                 format!("{what} p50 ({context})"),
@@ -263,7 +272,9 @@ impl ServerProcess {
 }
 
 /// Reads the server's announcement lines up to the kubeconfig one; returns its address.
-async fn read_address(stdout: &mut BufReader<tokio::process::ChildStdout>) -> Result<SocketAddr> {
+pub(super) async fn read_address(
+    stdout: &mut BufReader<tokio::process::ChildStdout>,
+) -> Result<SocketAddr> {
     let mut address = None;
     for _ in 0..16 {
         let mut line = String::new();
@@ -569,7 +580,7 @@ async fn measure(
     Ok(figures)
 }
 
-fn mebibytes(bytes: u64) -> f64 {
+pub(super) fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
