@@ -17,6 +17,7 @@ use crate::cgroups::ResourceLimits;
 use crate::env::{self, EnvSources};
 use crate::images::{Catalog, ImageError, Launch, Program};
 use crate::runtime::{ContainerKey, ContainerSpec};
+use crate::volumes::PlannedVolume;
 
 /// Docker's default `PATH` for Linux images.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -43,6 +44,9 @@ pub struct LaunchContext<'a> {
     pub config_maps: &'a BTreeMap<String, ConfigMap>,
     pub secrets: &'a BTreeMap<String, Secret>,
     pub node_allocatable: &'a BTreeMap<String, Quantity>,
+    /// The pod's planned volumes and the directory their content lives in.
+    pub volumes: &'a [PlannedVolume],
+    pub pod_volumes: &'a Path,
 }
 
 /// Builds the spec of one container instance.
@@ -84,6 +88,11 @@ pub fn container_spec(
     if let Some(ip) = context.pod_ips.first() {
         add_default(&mut vars, "POD_IP", ip);
     }
+    let mounts = crate::volumes::container_mounts(container, context.pod_volumes, context.volumes)
+        .map_err(|error| LaunchError {
+            image_unknown: false,
+            message: error.to_string(),
+        })?;
     let log_path = crate::logs::container_log_path(
         context.log_root,
         &key.pod_uid,
@@ -98,6 +107,7 @@ pub fn container_spec(
         working_dir: working_dir(container, launch.root.as_deref()),
         log_path,
         limits: ResourceLimits::of_container(container, None),
+        mounts,
         key,
     })
 }
@@ -191,6 +201,8 @@ mod tests {
             config_maps: &empty_maps,
             secrets: &empty_secrets,
             node_allocatable: &allocatable,
+            volumes: &[],
+            pod_volumes: Path::new("/var/volumes/uid"),
         };
         let container = &pod.spec.as_ref().expect("spec").containers[0];
         container_spec(

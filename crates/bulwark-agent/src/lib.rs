@@ -44,3 +44,4 @@ pub mod runtime;
 pub mod status;
 mod text;
 mod timing;
+pub mod volumes;

@@ -71,6 +71,7 @@ fn sh(dir: &Path, pod: &str, script: &str, limits: ResourceLimits) -> ContainerS
         )],
         working_dir: Some(dir.to_path_buf()),
         limits,
+        mounts: Vec::new(),
     }
 }
 

@@ -347,6 +347,71 @@ fn a_cpu_limit_holds_a_burning_container_to_its_share() {
 }
 
 #[test]
+fn init_containers_and_volumes_prepare_what_the_app_container_reads() {
+    let cluster = Cluster::up(1, &[]);
+    let mounts = cluster.dir.path().join("mnt");
+    let host = cluster.dir.path().join("host");
+    let (mounts, host) = (mounts.to_str().expect("path"), host.to_str().expect("path"));
+    cluster.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=greeting=hello",
+    ]);
+    let script = format!(
+        "cat {mounts}/scratch/note; cat {mounts}/config/greeting; echo; \
+         (touch {mounts}/config/x 2>/dev/null && echo config-writable) || echo config-read-only; \
+         echo main-wrote > {mounts}/host/out; sleep 3600"
+    );
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: prepared\nspec:\n  terminationGracePeriodSeconds: 1\n  volumes:\n  - {{name: scratch, emptyDir: {{}}}}\n  - {{name: config, configMap: {{name: settings}}}}\n  - {{name: host, hostPath: {{path: {host}, type: DirectoryOrCreate}}}}\n  initContainers:\n  - name: init\n    image: busybox:1.36\n    command: [sh, -c, \"echo from-init > {mounts}/scratch/note\"]\n    volumeMounts: [{{name: scratch, mountPath: {mounts}/scratch}}]\n  containers:\n  - name: main\n    image: busybox:1.36\n    command: [sh, -c, {script:?}]\n    volumeMounts:\n    - {{name: scratch, mountPath: {mounts}/scratch}}\n    - {{name: config, mountPath: {mounts}/config}}\n    - {{name: host, mountPath: {mounts}/host}}\n"
+    );
+    apply(&cluster, &manifest);
+    bind(&cluster, "prepared", "node-1");
+    let pod = eventually("the app container running", || {
+        pod_json(&cluster, "prepared")
+            .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
+    });
+    assert_eq!(
+        pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    let logs = eventually("the app container's output", || {
+        let logs = cluster.ok(&["logs", "prepared", "-c", "main"]);
+        logs.contains("config-").then_some(logs)
+    });
+    assert!(
+        logs.contains("from-init"),
+        "the init container ran first: {logs}"
+    );
+    assert!(logs.contains("hello"), "the config map is mounted: {logs}");
+    if std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|line| line.starts_with("Uid:\t0\t"))
+    {
+        assert!(
+            logs.contains("config-read-only"),
+            "mounted read-only: {logs}"
+        );
+    }
+    let written = eventually("the host path written", || {
+        std::fs::read_to_string(std::path::Path::new(host).join("out")).ok()
+    });
+    assert_eq!(written, "main-wrote\n");
+    let uid = pod["metadata"]["uid"].as_str().expect("uid").to_string();
+    let pod_volumes = cluster.data_dir().join("nodes/node-1/volumes").join(&uid);
+    assert!(
+        pod_volumes.join("scratch/note").exists(),
+        "emptyDir on the node"
+    );
+    cluster.ok(&["delete", "pod", "prepared", "--timeout=60s"]);
+    eventually("the pod's volumes removed", || {
+        (!pod_volumes.exists()).then_some(())
+    });
+}
+
+#[test]
 fn kubectl_logs_current_follow_previous_and_tail() {
     let cluster = Cluster::up(1, &[]);
     apply(

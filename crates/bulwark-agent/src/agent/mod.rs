@@ -18,6 +18,7 @@ pub mod machine;
 pub mod node_sync;
 pub mod pods;
 pub mod run;
+pub mod volumes;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap};
@@ -96,6 +97,9 @@ pub struct NodeContext {
     pub catalog: CatalogSource,
     pub bulwark_exe: PathBuf,
     pub log_root: PathBuf,
+    /// Where pods' volumes are materialised (`ROOT/<pod uid>/<volume>`); none for simulated
+    /// nodes, whose containers read nothing.
+    pub volume_root: Option<PathBuf>,
     pub backoff: BackoffPolicy,
     pub host_ip: String,
     pub allocatable: BTreeMap<String, Quantity>,
@@ -116,6 +120,7 @@ impl NodeContext {
         catalog: CatalogSource,
         bulwark_exe: PathBuf,
         log_root: PathBuf,
+        volume_root: Option<PathBuf>,
         backoff: BackoffPolicy,
         host_ip: String,
         allocatable: BTreeMap<String, Quantity>,
@@ -131,6 +136,7 @@ impl NodeContext {
             catalog,
             bulwark_exe,
             log_root,
+            volume_root,
             backoff,
             host_ip,
             allocatable,

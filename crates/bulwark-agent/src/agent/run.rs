@@ -73,7 +73,8 @@ pub async fn run_process_node(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let runtime_dir = options.data_dir.join("runtime");
     let log_root = options.data_dir.join("logs");
-    for dir in [&runtime_dir, &log_root] {
+    let volume_root = options.data_dir.join("volumes");
+    for dir in [&runtime_dir, &log_root, &volume_root] {
         std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
             action: "create",
             path: dir.clone(),
@@ -131,6 +132,7 @@ pub async fn run_process_node(
             prober: options.prober,
             bulwark_exe: options.bulwark_exe,
             log_root,
+            volume_root: Some(volume_root),
             profile: options.profile,
         },
     )
@@ -155,6 +157,7 @@ pub struct NodeParts {
     pub prober: Prober,
     pub bulwark_exe: PathBuf,
     pub log_root: PathBuf,
+    pub volume_root: Option<PathBuf>,
     pub profile: Profile,
 }
 
@@ -184,6 +187,7 @@ async fn start_node(
         parts.catalog,
         parts.bulwark_exe,
         parts.log_root,
+        parts.volume_root,
         parts.profile.backoff(),
         node.address.clone(),
         allocatable,
@@ -292,6 +296,7 @@ async fn start_fake_node(
         prober: super::passing_prober(),
         bulwark_exe: PathBuf::new(),
         log_root: PathBuf::new(),
+        volume_root: None,
         profile: options.profile,
     };
     start_node(client, &node, &NodeHealth::default(), runtime, clock, parts).await

@@ -294,11 +294,28 @@ impl Worker {
         key: ContainerKey,
     ) -> Result<ContainerSpec, launch::LaunchError> {
         let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
-        let (config_map_names, secret_names) = launch::referenced_sources(container);
+        let (mut config_map_names, mut secret_names) = launch::referenced_sources(container);
+        let (volume_config_maps, volume_secrets) = crate::volumes::volume_sources(pod);
+        config_map_names.extend(volume_config_maps);
+        secret_names.extend(volume_secrets);
         let config_maps: BTreeMap<String, ConfigMap> =
             fetch_all(&self.context.client, namespace, &config_map_names).await;
         let secrets: BTreeMap<String, Secret> =
             fetch_all(&self.context.client, namespace, &secret_names).await;
+        let config_error = |message: String| launch::LaunchError {
+            image_unknown: false,
+            message,
+        };
+        let volumes = crate::volumes::plan_volumes(pod, &config_maps, &secrets)
+            .map_err(|error| config_error(error.to_string()))?;
+        let pod_volumes = match (self.pod_volumes(), self.context.volume_root.is_some()) {
+            (Some(dir), true) => {
+                super::volumes::materialise(&dir, &volumes).map_err(config_error)?;
+                dir
+            }
+            (None, true) => return Err(config_error(format!("unusable pod uid {:?}", self.uid))),
+            (_, false) => std::path::PathBuf::new(),
+        };
         let pod_ips: Vec<String> = self.context.pod_address(pod).into_iter().collect();
         let host_ips = [self.context.host_ip.clone()];
         let catalog = self.context.catalog.load();
@@ -311,6 +328,8 @@ impl Worker {
             config_maps: &config_maps,
             secrets: &secrets,
             node_allocatable: &self.context.allocatable,
+            volumes: &volumes,
+            pod_volumes: &pod_volumes,
         };
         launch::container_spec(pod, container, key, &launch_context)
     }
@@ -386,8 +405,23 @@ impl Worker {
         if let Err(error) = self.context.runtime.remove_pod(&self.uid) {
             tracing::warn!(%error, "cannot remove pod from the runtime");
         }
+        if let Some(dir) = self.pod_volumes() {
+            super::volumes::remove(&dir);
+        }
         self.context.release_address(&self.uid);
         self.context.forget_pod(&self.uid);
+    }
+
+    /// This pod's volume directory, on nodes that keep volumes.
+    fn pod_volumes(&self) -> Option<std::path::PathBuf> {
+        let root = self.context.volume_root.as_ref()?;
+        // A uid is the API server's (a UUID); refuse anything that could leave the root.
+        let plain = !self.uid.is_empty()
+            && self
+                .uid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        plain.then(|| root.join(&self.uid))
     }
 
     async fn write_status(&mut self, pod: &Pod, observation: &crate::status::PodObservation) {

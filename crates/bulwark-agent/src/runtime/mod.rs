@@ -83,6 +83,16 @@ pub struct ContainerSpec {
     /// The live log file ([`crate::logs::container_log_path`]).
     pub log_path: PathBuf,
     pub limits: ResourceLimits,
+    /// Volumes bind-mounted into the container's own mount namespace ([`crate::volumes`]).
+    pub mounts: Vec<Mount>,
+}
+
+/// One bind mount of a volume (or part of one) at a container's `mountPath`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub read_only: bool,
 }
 
 /// How a container instance ended.

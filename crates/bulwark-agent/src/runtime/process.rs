@@ -242,6 +242,13 @@ impl ProcessRuntime {
             join::join_cgroup_before_exec(&mut command, &cgroup.procs_files())
                 .map_err(|source| io_error("open", Path::new("cgroup.procs"), source))?;
         }
+        if rustix::process::geteuid().is_root() {
+            join::mount_volumes_before_exec(&mut command, &spec.mounts).map_err(|source| {
+                io_error("prepare", Path::new("the volume mount points"), source)
+            })?;
+        } else {
+            link_volumes(&spec.mounts);
+        }
         let start_error = |source| RuntimeError::Start {
             program: spec.program.display().to_string(),
             source,
@@ -614,6 +621,25 @@ fn kill_everything(pid: u32, cgroup: Option<&ContainerCgroup>) {
     signal_group(pid, Signal::KILL);
     if let Some(cgroup) = cgroup {
         cgroup.kill_all(KILL_TIMEOUT);
+    }
+}
+
+/// Without the privilege to mount, a volume is made available by a symbolic link at its
+/// `mountPath` where nothing is there yet (README: volumes without root). A path that
+/// exists is left alone: the container then does not see that volume there.
+fn link_volumes(mounts: &[super::Mount]) {
+    for mount in mounts {
+        if std::fs::symlink_metadata(&mount.target).is_ok() {
+            continue;
+        }
+        let linked = mount
+            .target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::os::unix::fs::symlink(&mount.source, &mount.target));
+        if let Err(error) = linked {
+            tracing::warn!(%error, target = %mount.target.display(), "cannot link a volume without root");
+        }
     }
 }
 

@@ -318,6 +318,7 @@ mod tests {
             working_dir: None,
             log_path: PathBuf::from("/dev/null"),
             limits: ResourceLimits::default(),
+            mounts: Vec::new(),
         }
     }
 
