@@ -100,6 +100,8 @@ struct Track {
     waiting: Option<Waiting>,
     /// The exit whose `BackOff` event was already recorded.
     back_off_reported: Option<u32>,
+    /// The OOM-killed instance whose `OOMKilling` event was already recorded.
+    oom_reported: Option<u32>,
     /// The exit whose `Killing` already said it was a probe's doing.
     killed_by_probe: Option<u32>,
     /// Stops already asked for, by attempt, so they are asked once.
@@ -138,6 +140,7 @@ impl PodRun {
         let latest = latest_instances(instances);
         self.forget_seen_starts(&latest);
         let mut actions = Vec::new();
+        self.report_oom_kills(pod, &latest, &mut actions);
         if deleting {
             self.stop_everything(pod, &latest, &mut actions);
         } else {
@@ -417,6 +420,34 @@ impl PodRun {
             slot,
             key: ContainerKey::new(uid, name, attempt),
         })
+    }
+
+    /// An `OOMKilling` warning, once per instance the kernel's OOM killer ended.
+    fn report_oom_kills(
+        &mut self,
+        pod: &Pod,
+        latest: &BTreeMap<String, &ContainerInfo>,
+        actions: &mut Vec<Action>,
+    ) {
+        for info in latest.values() {
+            if !info.exit().is_some_and(|exit| exit.oom_killed) {
+                continue;
+            }
+            let name = &info.key.container;
+            let track = self.tracks.entry(name.clone()).or_default();
+            if track.oom_reported == Some(info.key.attempt) {
+                continue;
+            }
+            track.oom_reported = Some(info.key.attempt);
+            actions.push(Action::Event(PodEvent {
+                warning: true,
+                reason: "OOMKilling",
+                message: format!(
+                    "Memory cgroup out of memory: container {name} was killed for exceeding its memory limit"
+                ),
+                field_path: Some(field_path(name, is_init(pod, name))),
+            }));
+        }
     }
 
     /// The `BackOff` event, once per exit.

@@ -282,6 +282,10 @@ fn a_container_past_its_memory_limit_is_oom_killed() {
             .to_string();
         (reason == "OOMKilled").then_some(())
     });
+    eventually("an OOMKilling event", || {
+        let describe = cluster.ok(&["describe", "pod", "hog"]);
+        describe.contains("OOMKilling").then_some(())
+    });
 }
 
 /// CPU time used so far by the cgroup holding `pid` (cgroup v1 `cpuacct` or v2 `cpu.stat`).
