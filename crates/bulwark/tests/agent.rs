@@ -83,6 +83,25 @@ fn demo_admin(pod: &Value, path: &str) {
     assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
 }
 
+/// The pid of the pod's first container on node-1, from the runtime's state file (what the
+/// agent adopts after a restart).
+fn container_pid(cluster: &Cluster, pod: &str) -> Option<String> {
+    let uid = pod_json(cluster, pod)?["metadata"]["uid"]
+        .as_str()?
+        .to_string();
+    let state = std::fs::read_to_string(
+        cluster
+            .data_dir()
+            .join("nodes/node-1/runtime/pods")
+            .join(format!("{uid}.json")),
+    )
+    .ok()?;
+    let value: Value = serde_json::from_str(&state).ok()?;
+    value["containers"][0]["pid"]
+        .as_u64()
+        .map(|pid| pid.to_string())
+}
+
 fn busybox_pod(name: &str, script: &str, extra: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    image: busybox:1.36\n    command: [\"sh\", \"-c\", {script:?}]\n{extra}"
@@ -320,21 +339,7 @@ fn a_cpu_limit_holds_a_burning_container_to_its_share() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: burner\nspec:\n  containers:\n  - name: main\n    image: my-app:v1.0\n    env:\n    - {name: DEMO_CPU_BURN_MILLICORES, value: \"1000\"}\n    resources:\n      limits: {cpu: 200m}\n",
     );
     bind(&cluster, "burner", "node-1");
-    let pid = eventually("the burner running", || {
-        let pod = pod_json(&cluster, "burner")?;
-        let uid = pod["metadata"]["uid"].as_str()?.to_string();
-        let state = std::fs::read_to_string(
-            cluster
-                .data_dir()
-                .join("nodes/node-1/runtime/pods")
-                .join(format!("{uid}.json")),
-        )
-        .ok()?;
-        let value: Value = serde_json::from_str(&state).ok()?;
-        value["containers"][0]["pid"]
-            .as_u64()
-            .map(|pid| pid.to_string())
-    });
+    let pid = eventually("the burner running", || container_pid(&cluster, "burner"));
     let (first, first_at) = eventually("the pod's CPU accounting", || {
         cgroup_cpu_time(&pid).map(|usage| (usage, std::time::Instant::now()))
     });
@@ -548,20 +553,7 @@ fn a_stopped_agent_leaves_pods_running_and_its_return_adopts_them() {
     );
     bind(&cluster, "keeper", "node-1");
     bind(&cluster, "doomed", "node-1");
-    let pid_of = |pod: &str| -> Option<String> {
-        let uid = pod_json(&cluster, pod)?["metadata"]["uid"]
-            .as_str()?
-            .to_string();
-        let state = std::fs::read_to_string(
-            cluster
-                .data_dir()
-                .join("nodes/node-1/runtime/pods")
-                .join(format!("{uid}.json")),
-        )
-        .ok()?;
-        let value: Value = serde_json::from_str(&state).ok()?;
-        Some(value["containers"][0]["pid"].to_string())
-    };
+    let pid_of = |pod: &str| container_pid(&cluster, pod);
     let keeper_pid = eventually("keeper running", || pid_of("keeper"));
     eventually("doomed running", || pid_of("doomed"));
     let stopped = cluster.bulwark(&["node", "stop", "node-1"]);
@@ -571,7 +563,7 @@ fn a_stopped_agent_leaves_pods_running_and_its_return_adopts_them() {
         String::from_utf8_lossy(&stopped.stderr)
     );
     assert!(
-        std::path::Path::new(&format!("/proc/{}", keeper_pid.trim_matches('"'))).exists(),
+        std::path::Path::new(&format!("/proc/{keeper_pid}")).exists(),
         "the pod keeps running while its agent is down"
     );
     cluster.ok(&["delete", "pod", "doomed", "--wait=false"]);

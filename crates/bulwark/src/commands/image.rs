@@ -11,14 +11,8 @@ use clap::{Args, Subcommand};
 pub struct ImageArgs {
     #[command(subcommand)]
     pub action: ImageAction,
-    /// The cluster's data directory (as given to `bulwark up`).
-    #[arg(
-        long,
-        default_value = "bulwark-data",
-        env = "BULWARK_DATA_DIR",
-        global = true
-    )]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub cluster: super::ClusterDir,
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,7 +43,7 @@ pub fn run(args: ImageArgs) -> Result<()> {
             exec.display()
         );
     }
-    let path = crate::nodes::catalog_file(&args.data_dir);
+    let path = crate::nodes::catalog_file(&args.cluster.data_dir);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut entries = if text.trim().is_empty() {
         Vec::new()
@@ -64,8 +58,8 @@ pub fn run(args: ImageArgs) -> Result<()> {
         .with_context(|| format!("image {name:?}"))?;
     entries.retain(|existing| existing.name != name);
     entries.push(entry);
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.cluster.data_dir)
+        .with_context(|| format!("cannot create {}", args.cluster.data_dir.display()))?;
     std::fs::write(&path, render(&entries))
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("image/{name} -> {} (in {})", exec.display(), path.display());

@@ -1,6 +1,5 @@
 //! `bulwark node stop|start|crash NAME`: fail or revive one node of a cluster `bulwark up` runs.
 
-use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -11,14 +10,8 @@ use crate::nodes::{self, Desired};
 pub struct NodeArgs {
     #[command(subcommand)]
     pub action: NodeAction,
-    /// The cluster's data directory (as given to `bulwark up`).
-    #[arg(
-        long,
-        default_value = "bulwark-data",
-        env = "BULWARK_DATA_DIR",
-        global = true
-    )]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub cluster: super::ClusterDir,
 }
 
 #[derive(Subcommand, Debug)]
@@ -37,7 +30,7 @@ pub async fn run(args: NodeArgs) -> Result<()> {
         NodeAction::Start { name } => (name, Desired::Running),
         NodeAction::Crash { name } => (name, Desired::Crashed),
     };
-    let state = nodes::command(&args.data_dir, name, desired).await?;
+    let state = nodes::command(&args.cluster.data_dir, name, desired).await?;
     println!("node/{name} {state}");
     Ok(())
 }
