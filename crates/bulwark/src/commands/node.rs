@@ -1,6 +1,5 @@
 //! `bulwark node stop|start|crash NAME`: fail or revive one node of a cluster `bulwark up` runs.
 
-
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
