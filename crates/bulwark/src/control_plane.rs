@@ -36,6 +36,9 @@ pub struct ServerArgs {
     /// Store revisions kept behind the newest when compacting.
     #[arg(long, default_value_t = 50_000)]
     pub compaction_retain_revisions: i64,
+    /// Run the API server without the controller manager (nothing reconciles workloads).
+    #[arg(long)]
+    pub disable_controllers: bool,
 }
 
 /// A running control plane.
@@ -44,6 +47,7 @@ pub struct ControlPlane {
     pub server: Arc<ApiServer>,
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
+    controllers_enabled: bool,
 }
 
 fn store_spec(args: &ServerArgs) -> Result<String> {
@@ -92,6 +96,7 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         server,
         listener,
         store,
+        controllers_enabled: !args.disable_controllers,
     })
 }
 
@@ -123,7 +128,17 @@ impl ControlPlane {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn serve_until_signalled(self) -> Result<()> {
         let store = Arc::clone(&self.store);
-        bulwark_apiserver::http::serve(self.listener, self.server, shutdown_signal()).await?;
+        let controllers = match self.controllers_enabled {
+            true => Some(crate::controllers::start(self.address)?),
+            false => None,
+        };
+        let shutdown = async move {
+            shutdown_signal().await;
+            if let Some(controllers) = controllers {
+                controllers.stop().await;
+            }
+        };
+        bulwark_apiserver::http::serve(self.listener, self.server, shutdown).await?;
         drop(store);
         tracing::info!("stopped");
         Ok(())
