@@ -39,7 +39,9 @@ pub enum IpamError {
     HostBitsSet(String, Ipv4Cidr),
     #[error("{0} is not a /24 inside the pod network {POD_NETWORK}")]
     NotANodeBlock(Ipv4Cidr),
-    #[error("every /24 of the pod network {POD_NETWORK} is assigned to a node")]
+    #[error("the cluster CIDR {0} must lie inside {POD_NETWORK} and hold at least one /24")]
+    BadClusterCidr(Ipv4Cidr),
+    #[error("every /24 of the cluster CIDR is assigned to a node")]
     NodeBlocksExhausted,
     #[error("every pod address of {0} is in use")]
     PodAddressesExhausted(Ipv4Cidr),
@@ -160,9 +162,11 @@ impl RoundRobinPool {
     }
 }
 
-/// The control plane's side: one `/24` per node out of [`POD_NETWORK`].
+/// The control plane's side: one `/24` per node out of its cluster CIDR ([`POD_NETWORK`]
+/// unless `--cluster-cidr` names a smaller part of it).
 #[derive(Debug, Clone)]
 pub struct PodCidrAllocator {
+    network: Ipv4Cidr,
     blocks: RoundRobinPool,
 }
 
@@ -174,8 +178,23 @@ impl Default for PodCidrAllocator {
 
 impl PodCidrAllocator {
     pub fn new() -> Self {
+        Self::over(POD_NETWORK)
+    }
+
+    /// Blocks out of `network`, which must lie inside [`POD_NETWORK`] and hold at least one
+    /// `/24` (so two clusters on one machine can keep their pods apart).
+    pub fn within(network: Ipv4Cidr) -> Result<Self, IpamError> {
+        let inside = POD_NETWORK.contains(network.base) && network.prefix >= POD_NETWORK.prefix;
+        if !inside || network.prefix > NODE_PREFIX {
+            return Err(IpamError::BadClusterCidr(network));
+        }
+        Ok(Self::over(network))
+    }
+
+    fn over(network: Ipv4Cidr) -> Self {
         Self {
-            blocks: RoundRobinPool::new(1 << (NODE_PREFIX - POD_NETWORK.prefix)),
+            network,
+            blocks: RoundRobinPool::new(1 << (NODE_PREFIX - network.prefix)),
         }
     }
 
@@ -185,29 +204,40 @@ impl PodCidrAllocator {
             .blocks
             .take_next()
             .ok_or(IpamError::NodeBlocksExhausted)?;
-        Ok(block_at(index))
+        Ok(self.block_at(index))
     }
 
     /// Records a block a Node already carries (rebuilding after a restart). Returns false when
     /// the block was already recorded, which means two Nodes claim it.
     pub fn occupy(&mut self, cidr: Ipv4Cidr) -> Result<bool, IpamError> {
-        Ok(self.blocks.occupy(block_index(cidr)?))
+        let index = self.block_index(cidr)?;
+        Ok(self.blocks.occupy(index))
     }
 
     /// Gives a deleted Node's block back.
     pub fn release(&mut self, cidr: Ipv4Cidr) -> Result<(), IpamError> {
-        self.blocks.release(block_index(cidr)?);
+        let index = self.block_index(cidr)?;
+        self.blocks.release(index);
         Ok(())
     }
-}
 
-fn block_at(index: u32) -> Ipv4Cidr {
-    Ipv4Cidr {
-        base: POD_NETWORK.nth(index << (32 - NODE_PREFIX)),
-        prefix: NODE_PREFIX,
+    fn block_at(&self, index: u32) -> Ipv4Cidr {
+        Ipv4Cidr {
+            base: self.network.nth(index << (32 - NODE_PREFIX)),
+            prefix: NODE_PREFIX,
+        }
+    }
+
+    fn block_index(&self, cidr: Ipv4Cidr) -> Result<u32, IpamError> {
+        if cidr.prefix != NODE_PREFIX || !self.network.contains(cidr.base) {
+            return Err(IpamError::NotANodeBlock(cidr));
+        }
+        Ok((u32::from(cidr.base) - u32::from(self.network.base)) >> (32 - NODE_PREFIX))
     }
 }
 
+/// The index of a node block in the whole pod network (a block of another cluster CIDR is
+/// still a valid node block).
 fn block_index(cidr: Ipv4Cidr) -> Result<u32, IpamError> {
     if cidr.prefix != NODE_PREFIX || !POD_NETWORK.contains(cidr.base) {
         return Err(IpamError::NotANodeBlock(cidr));

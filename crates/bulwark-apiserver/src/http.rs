@@ -37,6 +37,8 @@ pub enum Reply {
     },
     /// A chunked stream of newline-delimited JSON watch events.
     Stream(Body),
+    /// A chunked stream of plain text (`pods/log`).
+    TextStream(Body),
 }
 
 impl Reply {
@@ -90,14 +92,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(Arc::clone(&server));
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         server.begin_shutdown();
+        let _ = signalled.send(());
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let graceful = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    // Watches end at once on shutdown, but a client may hold a stream open (a log follow
+    // through the proxy): give in-flight requests a bounded drain, then stop regardless.
+    let drain_expired = async {
+        if on_signal.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_DRAIN).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = graceful => served,
+        () = drain_expired => {
+            tracing::warn!(drain = ?SHUTDOWN_DRAIN, "requests still open after the shutdown drain; stopping anyway");
+            Ok(())
+        }
+    }
 }
+
+/// How long in-flight requests may run on after a shutdown signal.
+pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve_request(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -150,6 +171,13 @@ fn render(reply: Reply) -> Response {
             body,
         )
             .into_response(),
+        Reply::TextStream(body) => {
+            let mut response = Response::new(body);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            response
+        }
         Reply::Stream(body) => {
             let mut response = Response::new(body);
             response.headers_mut().insert(

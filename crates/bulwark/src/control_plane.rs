@@ -1,6 +1,7 @@
 //! The control plane: storage, API server, and (as they arrive) scheduler and controllers, with
 //! a clean shutdown on Ctrl-C or SIGTERM.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +40,10 @@ pub struct ServerArgs {
     /// Run the API server without the controller manager (nothing reconciles workloads).
     #[arg(long)]
     pub disable_controllers: bool,
+    /// The pod network nodes get their `/24`s from; it must lie inside 127.128.0.0/9. Two
+    /// clusters on one machine keep their pod addresses apart by using different ones.
+    #[arg(long, default_value = "127.128.0.0/9")]
+    pub cluster_cidr: bulwark_agent::ipam::Ipv4Cidr,
 }
 
 /// A running control plane.
@@ -91,6 +96,7 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
     .await
     .map_err(|error| anyhow::anyhow!("cannot start the API server: {}", error.message))?;
     spawn_compaction(Arc::clone(&store), args);
+    spawn_components(address, args)?;
     Ok(ControlPlane {
         address,
         server,
@@ -98,6 +104,16 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         store,
         controllers_enabled: !args.disable_controllers,
     })
+}
+
+/// The control-plane components that talk to the API server through its own loopback address
+/// (DESIGN §3: only through the Kubernetes API); their watches connect once it serves.
+fn spawn_components(address: SocketAddr, args: &ServerArgs) -> Result<()> {
+    let client = bulwark_agent::agent::run::client_for(&format!("http://{address}"))?;
+    let pod_cidrs = bulwark_agent::ipam::PodCidrAllocator::within(args.cluster_cidr)
+        .with_context(|| format!("--cluster-cidr {}", args.cluster_cidr))?;
+    tokio::spawn(crate::node_ipam::run(client, pod_cidrs));
+    Ok(())
 }
 
 /// Keeps storage history bounded; the watch cache, not the store, serves resuming watches.
@@ -127,13 +143,20 @@ fn spawn_compaction(store: Arc<dyn Store>, args: &ServerArgs) {
 impl ControlPlane {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn serve_until_signalled(self) -> Result<()> {
+        self.serve_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes (whatever must end while the API is still up, such as
+    /// node agents, goes inside it), then drains and stops.
+    pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let store = Arc::clone(&self.store);
         let controllers = match self.controllers_enabled {
             true => Some(crate::controllers::start(self.address)?),
             false => None,
         };
+        // The controllers stop first: their watches would otherwise hold the drain open.
         let shutdown = async move {
-            shutdown_signal().await;
+            stop.await;
             if let Some(controllers) = controllers {
                 controllers.stop().await;
             }
@@ -145,7 +168,7 @@ impl ControlPlane {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut terminate =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -4,6 +4,8 @@ mod commands;
 mod control_plane;
 mod controllers;
 mod kubeconfig;
+mod node_ipam;
+mod nodes;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,12 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Run the `bulwark/demo` HTTP service (configured by DEMO_* environment variables).
     Demo,
+    /// Run a node agent (or, with --fake-nodes, many simulated nodes).
+    Agent(commands::agent::AgentArgs),
+    /// Act on a node of a cluster `bulwark up` runs: stop, start or crash it.
+    Node(commands::node::NodeArgs),
+    /// Manage the image catalog of a cluster `bulwark up` runs.
+    Image(commands::image::ImageArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +72,11 @@ fn main() -> ExitCode {
             Command::Up(args) => commands::up::run(args).await,
             Command::Server(args) => control_plane::run_server(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Agent(args) => {
+                commands::agent::run(args, commands::agent::real_prober()).await
+            }
+            Command::Node(args) => commands::node::run(args).await,
+            Command::Image(args) => commands::image::run(args),
             Command::Demo => unreachable!("handled above: the demo keeps its own exit codes"),
         }
     });

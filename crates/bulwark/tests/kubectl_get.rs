@@ -423,7 +423,7 @@ fn output_json_is_the_object_and_lists_are_lists() {
 
 #[test]
 fn output_name_prints_kind_slash_name() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     apply(&cluster, EVERY_KIND);
     assert_eq!(cluster.ok(&["get", "pods", "-o", "name"]), "pod/pod1\n");
     assert_eq!(

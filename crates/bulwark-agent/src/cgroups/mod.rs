@@ -11,7 +11,7 @@
 //!
 //! Limits ([`ResourceLimits`]): memory → `memory.limit_in_bytes` (and `memory.memsw…` where swap
 //! accounting exists) / `memory.max` (and `memory.swap.max` 0), so exceeding it is an OOM kill
-//! rather than swapping; CPU limit → CFS quota; CPU request → `cpu.shares` / `cpu.weight`; pids →
+//! rather than swapping, and `memory.oom.group` 1 so one OOM kill ends the container; CPU limit → CFS quota; CPU request → `cpu.shares` / `cpu.weight`; pids →
 //! `pids.max`. Readings: OOM kills (`memory.oom_control` / `memory.events` `oom_kill`), CPU time
 //! (`cpuacct.usage` / `cpu.stat` `usage_usec`).
 //!
@@ -254,6 +254,7 @@ impl ContainerCgroup {
                 if let (Some(dir), Some(bytes)) = (memory, limits.memory_bytes) {
                     write(&dir.join("memory.max"), &bytes.to_string())?;
                     write_if_present(&dir.join("memory.swap.max"), "0")?;
+                    write_if_present(&dir.join("memory.oom.group"), "1")?;
                 }
                 if let Some(dir) = cpu {
                     write(&dir.join("cpu.weight"), &limits.cpu_weight().to_string())?;

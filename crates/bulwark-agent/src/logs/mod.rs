@@ -31,7 +31,12 @@ pub use writer::{ContainerLog, RotationPolicy};
 
 /// The live log file of one container instance.
 pub fn container_log_path(root: &Path, pod_uid: &str, container: &str, attempt: u32) -> PathBuf {
-    container_log_dir(root, pod_uid, container).join(format!("{attempt}.log"))
+    instance_log_path(&container_log_dir(root, pod_uid, container), attempt)
+}
+
+/// The live log file of instance `attempt` in a container's log directory.
+pub fn instance_log_path(container_log_dir: &Path, attempt: u32) -> PathBuf {
+    container_log_dir.join(format!("{attempt}.log"))
 }
 
 /// The directory holding every instance's log of one container.

@@ -118,13 +118,10 @@ impl LogFollower {
                 .limit_bytes
                 .map(|limit| limit.saturating_sub(cursor.written)),
         };
-        if let Some(mut file) = open_if_present(&follower.path)? {
-            if identity_of(&file)? == follower.identity {
-                file.seek(SeekFrom::Start(cursor.offset))?;
-            } else {
-                // Rotated between the read and now: the new live file is all new.
-                follower.identity = identity_of(&file)?;
-            }
+        // The file the read stopped in, wherever rotation has moved it since; if it is gone
+        // the first poll starts from the oldest file kept.
+        if let Some(mut file) = follower.find_ours()? {
+            file.seek(SeekFrom::Start(cursor.offset))?;
             follower.file = Some(file);
         }
         Ok(follower)
@@ -138,30 +135,87 @@ impl LogFollower {
     /// Writes records appended since the last call; returns the bytes written.
     pub fn poll(&mut self, out: &mut impl Write) -> io::Result<u64> {
         let mut written = self.drain(out)?;
-        // The path now names a new file: the old one was rotated away after we drained it.
+        // The path now names a new file: the one we read was rotated away after we drained
+        // it, and any files rotated after it hold records we have not seen yet.
         if let Some(file) = open_if_present(&self.path)?
             && identity_of(&file)? != self.identity
         {
-            self.identity = identity_of(&file)?;
-            self.file = Some(file);
-            self.unfinished.clear();
-            written += self.drain(out)?;
+            for rotated in self.rotated_since_ours()? {
+                written += self.switch_to(rotated, out)?;
+            }
+            written += self.switch_to(file, out)?;
         }
         Ok(written)
     }
 
+    /// The live or rotated file that is the one we were reading.
+    fn find_ours(&self) -> io::Result<Option<File>> {
+        if self.identity.is_none() {
+            return Ok(None);
+        }
+        let candidates = std::iter::once(self.path.clone())
+            .chain((1..).map(|index| rotated_path(&self.path, index)));
+        for path in candidates {
+            let Some(file) = open_if_present(&path)? else {
+                return Ok(None);
+            };
+            if identity_of(&file)? == self.identity {
+                return Ok(Some(file));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The rotated files newer than the one we were reading, oldest first: all of them if
+    /// ours is gone (rotated past the last kept file).
+    fn rotated_since_ours(&self) -> io::Result<Vec<File>> {
+        let mut newer = Vec::new();
+        for file in rotated_files_oldest_first(&self.path)? {
+            if identity_of(&file)? == self.identity {
+                newer.clear();
+            } else {
+                newer.push(file);
+            }
+        }
+        Ok(newer)
+    }
+
+    fn switch_to(&mut self, file: File, out: &mut impl Write) -> io::Result<u64> {
+        self.identity = identity_of(&file)?;
+        self.file = Some(file);
+        self.unfinished.clear();
+        self.drain(out)
+    }
+
+    /// Writes the complete records from where the file was left to its end, a bounded chunk at
+    /// a time (an unfinished record waits in `unfinished`, at most one record long).
     fn drain(&mut self, out: &mut impl Write) -> io::Result<u64> {
-        let Some(file) = self.file.as_mut() else {
+        let Some(mut file) = self.file.take() else {
             return Ok(0);
         };
-        let mut fresh = Vec::new();
-        file.read_to_end(&mut fresh)?;
-        self.unfinished.extend_from_slice(&fresh);
-        let complete = match self.unfinished.iter().rposition(|byte| *byte == b'\n') {
-            Some(last_newline) => last_newline + 1,
-            None => return Ok(0),
-        };
-        let records: Vec<u8> = self.unfinished.drain(..complete).collect();
+        let drained = self.drain_from(&mut file, out);
+        self.file = Some(file);
+        drained
+    }
+
+    fn drain_from(&mut self, file: &mut File, out: &mut impl Write) -> io::Result<u64> {
+        let mut written = 0;
+        let mut chunk = vec![0; DRAIN_CHUNK_BYTES];
+        loop {
+            let read = file.read(&mut chunk)?;
+            if read == 0 {
+                return Ok(written);
+            }
+            self.unfinished.extend_from_slice(&chunk[..read]);
+            let Some(last_newline) = self.unfinished.iter().rposition(|byte| *byte == b'\n') else {
+                continue;
+            };
+            let records: Vec<u8> = self.unfinished.drain(..=last_newline).collect();
+            written += self.write_records(&records, out)?;
+        }
+    }
+
+    fn write_records(&mut self, records: &[u8], out: &mut impl Write) -> io::Result<u64> {
         let query = LogQuery {
             limit_bytes: self.remaining_bytes,
             timestamps: self.timestamps,
@@ -180,6 +234,9 @@ impl LogFollower {
         Ok(written)
     }
 }
+
+/// How much of a followed file is read at once.
+const DRAIN_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Applies `since`, `timestamps` and `limit_bytes` while writing records out.
 struct Sink<'a, W> {
@@ -423,6 +480,62 @@ mod tests {
             .expect("write");
         follower.poll(&mut seen).expect("poll");
         let expected = "before\nafter 1\nafter 2\nafter 3\nafter 4\nafter 5\n";
+        assert_eq!(String::from_utf8(seen).expect("utf-8"), expected);
+    }
+
+    #[test]
+    fn follower_reads_every_file_rotated_between_two_polls() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = RotationPolicy {
+            max_file_bytes: 120,
+            max_files: 5,
+        };
+        let path = dir.path().join("0.log");
+        let mut log = ContainerLog::open(&path, policy).expect("open");
+        log.write(Stream::Stdout, second(0), b"before\n")
+            .expect("write");
+        let mut seen = Vec::new();
+        let cursor = read_log(&path, &LogQuery::default(), &mut seen).expect("read");
+        let mut follower = LogFollower::new(cursor, &LogQuery::default()).expect("follow");
+        // Each file holds two records: this rotates three times before the next poll.
+        for n in 1..8 {
+            log.write(Stream::Stdout, second(n), format!("after {n}\n").as_bytes())
+                .expect("write");
+        }
+        assert!(rotated_path(&path, 3).exists(), "rotated three times");
+        follower.poll(&mut seen).expect("poll");
+        let expected: String = std::iter::once("before\n".to_string())
+            .chain((1..8).map(|n| format!("after {n}\n")))
+            .collect();
+        assert_eq!(String::from_utf8(seen).expect("utf-8"), expected);
+    }
+
+    #[test]
+    fn follower_started_after_rotations_continues_where_the_read_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = RotationPolicy {
+            max_file_bytes: 120,
+            max_files: 5,
+        };
+        let path = dir.path().join("0.log");
+        let mut log = ContainerLog::open(&path, policy).expect("open");
+        log.write(Stream::Stdout, second(0), b"before\n")
+            .expect("write");
+        let mut seen = Vec::new();
+        let cursor = read_log(&path, &LogQuery::default(), &mut seen).expect("read");
+        for n in 1..6 {
+            log.write(Stream::Stdout, second(n), format!("after {n}\n").as_bytes())
+                .expect("write");
+        }
+        assert!(
+            rotated_path(&path, 2).exists(),
+            "rotated twice before following"
+        );
+        let mut follower = LogFollower::new(cursor, &LogQuery::default()).expect("follow");
+        follower.poll(&mut seen).expect("poll");
+        let expected: String = std::iter::once("before\n".to_string())
+            .chain((1..6).map(|n| format!("after {n}\n")))
+            .collect();
         assert_eq!(String::from_utf8(seen).expect("utf-8"), expected);
     }
 

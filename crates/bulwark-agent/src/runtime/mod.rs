@@ -202,6 +202,29 @@ pub trait Runtime: Send + Sync {
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
+/// SIGKILLs the process group of every live container recorded under a process runtime's
+/// `state_dir` (a machine dying under its pods: `bulwark node crash`); returns how many.
+/// A recorded pid now held by another process (its start time differs) is left alone.
+pub fn kill_recorded_containers(state_dir: &std::path::Path) -> usize {
+    let (records, _) = persist::read_all(state_dir);
+    let mut killed = 0;
+    for record in records {
+        if !procfs::is_same_live_process(record.pid, record.start_ticks) {
+            continue;
+        }
+        let Some(group) = i32::try_from(record.pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            continue;
+        };
+        if rustix::process::kill_process_group(group, rustix::process::Signal::KILL).is_ok() {
+            killed += 1;
+        }
+    }
+    killed
+}
+
 /// The exit code CRI reports for a process killed by `signal`.
 pub fn signal_exit_code(signal: i32) -> i32 {
     128_i32.saturating_add(signal)

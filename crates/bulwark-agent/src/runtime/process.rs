@@ -43,6 +43,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an adopted process (not our child, so no `wait`) is checked.
 const ADOPTED_POLL: Duration = Duration::from_millis(100);
+/// How often a memory-limited container's OOM counter is read.
+const OOM_POLL: Duration = Duration::from_millis(100);
 /// The pipe size asked for, so a container can write this much while no agent reads.
 const PIPE_BYTES: usize = 1024 * 1024;
 
@@ -313,6 +315,14 @@ impl Runtime for ProcessRuntime {
             pumps,
         ));
         tasks.push(waiter.abort_handle());
+        if let Some(cgroup) = spawned
+            .cgroup
+            .clone()
+            .filter(|_| spec.limits.memory_bytes.is_some())
+        {
+            let watcher = tokio::spawn(kill_group_on_oom(cgroup, spawned.record.clone()));
+            tasks.push(watcher.abort_handle());
+        }
         let entry = Entry {
             info: info.clone(),
             record: Some(spawned.record),
@@ -497,6 +507,21 @@ async fn wait_child(
         code_known: status.is_ok(),
     };
     clean_up_after(shared, key, record, cgroup, pumps, exit).await;
+}
+
+/// As Kubernetes does since 1.28 (cgroup v2 `memory.oom.group`), one OOM kill ends the
+/// whole container, not only the process the kernel picked: a shell whose child was killed
+/// would otherwise keep the container "running" without its work. Polling makes the same
+/// true on cgroup v1, which has no group kill.
+async fn kill_group_on_oom(cgroup: ContainerCgroup, record: ContainerRecord) {
+    while procfs::is_same_live_process(record.pid, record.start_ticks) {
+        if oom_kills(Some(&cgroup)) > record.oom_kills_before {
+            let pid = record.pid;
+            let _ = tokio::task::spawn_blocking(move || kill_everything(pid, Some(&cgroup))).await;
+            return;
+        }
+        tokio::time::sleep(OOM_POLL).await;
+    }
 }
 
 /// Polls an adopted process until it is gone.

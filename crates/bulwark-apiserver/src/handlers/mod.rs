@@ -5,6 +5,7 @@ pub mod commit;
 pub mod delete;
 pub mod list;
 pub mod patch;
+pub mod pod_log;
 pub mod print;
 pub mod subresource;
 pub mod watch;
@@ -74,7 +75,7 @@ async fn resource(
         ("GET", false, None) => list::list(server, &path, incoming).await,
         ("GET", true, None | Some("status")) => list::get(server, &path, incoming).await,
         ("GET", true, Some("scale")) => subresource::get_scale(server, &path).await,
-        ("GET", true, Some("log")) => subresource::log(server, &path).await,
+        ("GET", true, Some("log")) => pod_log::log(server, &path, incoming).await,
         ("POST", false, None) => write::create(server, &path, incoming).await,
         ("POST", true, Some("binding")) => subresource::bind(server, &path, incoming).await,
         ("POST", true, Some("eviction")) => subresource::evict(server, &path, incoming).await,

@@ -1,5 +1,5 @@
-//! Subresources with their own shapes: `scale` (autoscaling/v1 Scale), `binding`, `eviction`
-//! and `log`.
+//! Subresources with their own shapes: `scale` (autoscaling/v1 Scale), `binding` and
+//! `eviction` (`log` is [`super::pod_log`]).
 
 use std::sync::Arc;
 
@@ -257,22 +257,4 @@ pub async fn evict(
         .map_err(|error| ApiError::bad_request(format!("invalid deleteOptions: {error}")))?;
     delete_object(server, &main_path(path), &options).await?;
     Ok(Reply::created(bulwark_core::error::success_status(None)))
-}
-
-/// `pods/{name}/log`: logs live with the node agent that runs the pod.
-pub async fn log(server: &Arc<ApiServer>, path: &ResourcePath) -> Result<Reply, ApiError> {
-    let (pod, _) = read_current(server, &main_path(path)).await?;
-    let name = path.name.as_deref().unwrap_or_default();
-    match pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-    {
-        None => Err(ApiError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        ))),
-        Some(node) => Err(ApiError::service_unavailable(format!(
-            "the node agent on {node} cannot be reached for logs of pod {name}"
-        ))),
-    }
 }

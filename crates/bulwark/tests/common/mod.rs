@@ -15,6 +15,37 @@ pub struct Cluster {
     pub port: u16,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// `server`, or `up` (control plane plus node agents).
+    subcommand: &'static str,
+    /// Held while the cluster lives: the slice of the pod network only its pods use.
+    _pod_network: Option<std::fs::File>,
+}
+
+/// `/20` slices of 127.128.0.0/9 (16 nodes each) handed to concurrently running test
+/// clusters, so that two clusters' pods never bind the same address and port.
+const POD_NETWORK_SLOTS: u32 = 2048;
+
+/// Claims a free slice through an exclusive lock file shared by every test process on the
+/// machine; returns the lock (held until dropped) and the `--cluster-cidr` value.
+fn claim_pod_network(port: u16) -> (std::fs::File, String) {
+    let dir = std::env::temp_dir().join("bulwark-test-pod-networks");
+    std::fs::create_dir_all(&dir).expect("pod network lock dir");
+    for step in 0..POD_NETWORK_SLOTS {
+        let slot = (u32::from(port) + step) % POD_NETWORK_SLOTS;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("slot-{slot}.lock")))
+            .expect("pod network lock file");
+        if file.try_lock().is_ok() {
+            let base =
+                std::net::Ipv4Addr::from(u32::from_be_bytes([127, 128, 0, 0]) + (slot << 12));
+            let cidr = format!("{base}/20");
+            return (file, cidr);
+        }
+    }
+    panic!("every test pod network slot is taken");
 }
 
 pub fn free_port() -> u16 {
@@ -29,15 +60,77 @@ impl Cluster {
     }
 
     pub fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_as("server", extra_args)
+    }
+
+    /// Starts `bulwark up` (node agents included, fast profile) and waits until `nodes`
+    /// nodes are Ready.
+    pub fn up(nodes: u32, extra_args: &[&str]) -> Self {
+        let count = nodes.to_string();
+        let port = free_port();
+        let (lock, cidr) = claim_pod_network(port);
+        let mut args = vec![
+            "--nodes",
+            &count,
+            "--profile",
+            "fast",
+            "--cluster-cidr",
+            &cidr,
+        ];
+        args.extend_from_slice(extra_args);
+        let cluster = Self::start_on("up", port, Some(lock), &args);
+        cluster.wait_for_ready_nodes(nodes as usize);
+        cluster
+    }
+
+    fn start_as(subcommand: &'static str, extra_args: &[&str]) -> Self {
+        Self::start_on(subcommand, free_port(), None, extra_args)
+    }
+
+    fn start_on(
+        subcommand: &'static str,
+        port: u16,
+        pod_network: Option<std::fs::File>,
+        extra_args: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cluster = Cluster {
             dir,
-            port: free_port(),
+            port,
             child: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            subcommand,
+            _pod_network: pod_network,
         };
         cluster.launch();
         cluster
+    }
+
+    /// Waits until `count` nodes report Ready=True.
+    pub fn wait_for_ready_nodes(&self, count: usize) {
+        let jsonpath = r#"{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#;
+        eventually(&format!("{count} Ready nodes"), || {
+            let output = self.kubectl(&["get", "nodes", "-o", &format!("jsonpath={jsonpath}")]);
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let ready = text.lines().filter(|line| line.ends_with(" True")).count();
+            (ready >= count).then_some(())
+        });
+    }
+
+    /// The log of a node agent `bulwark up` runs.
+    pub fn agent_log(&self, node: &str) -> String {
+        std::fs::read_to_string(self.data_dir().join("nodes").join(node).join("agent.log"))
+            .unwrap_or_default()
+    }
+
+    /// Runs `bulwark ARGS --data-dir DATA` (the `node` and `image` commands).
+    pub fn bulwark(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bulwark"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()
+            .expect("run bulwark")
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -60,7 +153,7 @@ impl Cluster {
             .open(self.dir.path().join("server.log"))
             .expect("server log");
         let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
-            .arg("server")
+            .arg(self.subcommand)
             .arg("--data-dir")
             .arg(self.data_dir())
             .arg("--port")
@@ -190,6 +283,21 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if self.subcommand == "up" {
+            // A clean stop ends the agents and their pods, so no test leaves processes behind.
+            if let Some(child) = self.child.as_mut() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                let started = Instant::now();
+                while started.elapsed() < DEADLINE {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
         self.kill();
     }
 }

@@ -1,0 +1,499 @@
+//! The node agent end to end: `bulwark up` starts real agents as child processes, pods run as
+//! real processes, and kubectl sees what a kubelet would report. Pods are bound with the
+//! `pods/binding` subresource (what the scheduler does), tolerating a scheduler that got there
+//! first.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, eventually};
+use serde_json::Value;
+
+fn apply(cluster: &Cluster, manifest: &str) {
+    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
+    assert!(
+        output.status.success(),
+        "apply failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Binds a pod to a node unless something already did.
+fn bind(cluster: &Cluster, pod: &str, node: &str) {
+    let body = format!(
+        r#"{{"apiVersion":"v1","kind":"Binding","metadata":{{"name":"{pod}"}},"target":{{"apiVersion":"v1","kind":"Node","name":"{node}"}}}}"#
+    );
+    let (code, text) = common::http_request(
+        cluster.port,
+        "POST",
+        &format!("/api/v1/namespaces/default/pods/{pod}/binding"),
+        &[("Content-Type", "application/json")],
+        &body,
+    )
+    .expect("binding request");
+    assert!(code == 201 || code == 409, "binding {pod}: {code} {text}");
+}
+
+fn pod_json(cluster: &Cluster, pod: &str) -> Option<Value> {
+    let output = cluster.kubectl(&["get", "pod", pod, "-o", "json"]);
+    output
+        .status
+        .success()
+        .then(|| serde_json::from_slice(&output.stdout).ok())
+        .flatten()
+}
+
+fn condition(pod: &Value, kind: &str) -> Option<String> {
+    pod["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|condition| condition["type"] == kind)
+        .and_then(|condition| condition["status"].as_str())
+        .map(str::to_string)
+}
+
+fn restart_count(pod: &Value) -> i64 {
+    pod["status"]["containerStatuses"][0]["restartCount"]
+        .as_i64()
+        .unwrap_or(-1)
+}
+
+fn waiting_reason(pod: &Value) -> Option<String> {
+    pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// POST to the demo service's admin API on the pod's own address.
+fn demo_admin(pod: &Value, path: &str) {
+    use std::io::{Read, Write};
+    let ip = pod["status"]["podIP"].as_str().expect("pod IP");
+    let mut stream = std::net::TcpStream::connect((ip, 8080)).expect("connect to the demo");
+    stream
+        .set_read_timeout(Some(common::DEADLINE))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+}
+
+fn busybox_pod(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    image: busybox:1.36\n    command: [\"sh\", \"-c\", {script:?}]\n{extra}"
+    )
+}
+
+#[test]
+fn up_starts_three_ready_nodes_in_three_zones_with_fresh_leases() {
+    let cluster = Cluster::up(3, &[]);
+    let wide = cluster.ok(&["get", "nodes", "-o", "wide"]);
+    for node in ["node-1", "node-2", "node-3"] {
+        assert!(wide.contains(node), "{wide}");
+    }
+    assert_eq!(wide.matches(" Ready ").count(), 3, "{wide}");
+    let zones = cluster.ok(&["get", "nodes", "-L", "topology.kubernetes.io/zone"]);
+    for zone in ["zone-a", "zone-b", "zone-c"] {
+        assert!(zones.contains(zone), "{zones}");
+    }
+    let cidrs = cluster.ok(&["get", "nodes", "-o", "jsonpath={.items[*].spec.podCIDR}"]);
+    let mut blocks: Vec<&str> = cidrs.split_whitespace().collect();
+    blocks.sort();
+    blocks.dedup();
+    assert_eq!(blocks.len(), 3, "each node its own pod CIDR: {cidrs}");
+    assert!(
+        blocks.iter().all(|block| block.starts_with("127.")),
+        "{cidrs}"
+    );
+    let renewed = || {
+        cluster.ok(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-node-lease",
+            "node-1",
+            "-o",
+            "jsonpath={.spec.renewTime}",
+        ])
+    };
+    let first = renewed();
+    eventually("the node lease to be renewed", || {
+        (renewed() != first).then_some(())
+    });
+}
+
+#[test]
+fn the_seed_recommendation_service_is_ready_only_after_its_probes_pass() {
+    let cluster = Cluster::up(1, &[]);
+    cluster.ok(&[
+        "apply",
+        "-f",
+        common::seed_manifest("recommendation-service.yaml")
+            .to_str()
+            .expect("path"),
+    ]);
+    bind(&cluster, "recommendation-service", "node-1");
+    let running = eventually("the pod to run", || {
+        pod_json(&cluster, "recommendation-service")
+            .filter(|pod| pod["status"]["phase"] == "Running")
+    });
+    assert_ne!(
+        condition(&running, "Ready").as_deref(),
+        Some("True"),
+        "not ready before its probes"
+    );
+    let ready = eventually("the pod to become Ready", || {
+        pod_json(&cluster, "recommendation-service")
+            .filter(|pod| condition(pod, "Ready").as_deref() == Some("True"))
+    });
+    assert_eq!(restart_count(&ready), 0);
+    let started_at = ready["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        .as_str()
+        .and_then(|time| time.parse::<jiff::Timestamp>().ok())
+        .expect("running since");
+    let ready_at = ready["status"]["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .and_then(|time| time.parse::<jiff::Timestamp>().ok())
+        .expect("ready since");
+    assert!(
+        ready_at.duration_since(started_at) >= jiff::SignedDuration::from_secs(4),
+        "readiness waits its 5 s initial delay: started {started_at}, ready {ready_at}"
+    );
+    let ip = ready["status"]["podIP"].as_str().expect("pod IP");
+    let block = cluster.ok(&["get", "node", "node-1", "-o", "jsonpath={.spec.podCIDR}"]);
+    let network = block.strip_suffix(".0/24").expect("a /24 pod CIDR");
+    assert!(
+        ip.starts_with(&format!("{network}.")) && ip != format!("{network}.1"),
+        "pod address {ip} from the node's block {block}"
+    );
+}
+
+#[test]
+fn readiness_failure_unreadies_without_restart_and_liveness_failure_restarts() {
+    let cluster = Cluster::up(1, &[]);
+    apply(
+        &cluster,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: probed\nspec:\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: web\n    image: recommender:v3.2\n    readinessProbe:\n      httpGet: {path: /healthz/ready, port: 8080}\n      periodSeconds: 1\n      failureThreshold: 1\n    livenessProbe:\n      httpGet: {path: /healthz/live, port: 8080}\n      periodSeconds: 1\n      failureThreshold: 2\n",
+    );
+    bind(&cluster, "probed", "node-1");
+    let ready = eventually("Ready", || {
+        pod_json(&cluster, "probed")
+            .filter(|pod| condition(pod, "Ready").as_deref() == Some("True"))
+    });
+    demo_admin(&ready, "/admin/ready?fail=true");
+    let unready = eventually("Ready=False after the readiness switch", || {
+        pod_json(&cluster, "probed")
+            .filter(|pod| condition(pod, "Ready").as_deref() == Some("False"))
+    });
+    assert_eq!(
+        restart_count(&unready),
+        0,
+        "readiness failure never restarts"
+    );
+    assert_eq!(unready["status"]["phase"], "Running");
+    demo_admin(&unready, "/admin/live?fail=true");
+    let restarted = eventually("a liveness restart", || {
+        pod_json(&cluster, "probed").filter(|pod| restart_count(pod) >= 1)
+    });
+    assert_eq!(restart_count(&restarted), 1);
+    let describe = cluster.ok(&["describe", "pod", "probed"]);
+    assert!(describe.contains("Liveness probe failed"), "{describe}");
+    assert!(
+        describe.contains("failed liveness probe, will be restarted"),
+        "{describe}"
+    );
+    assert!(describe.contains("Readiness probe failed"), "{describe}");
+}
+
+#[test]
+fn a_crashing_container_backs_off_with_growing_delays() {
+    let cluster = Cluster::up(1, &[]);
+    apply(&cluster, &busybox_pod("crasher", "exit 3", ""));
+    bind(&cluster, "crasher", "node-1");
+    // restartCount -> (startedAt, finishedAt) of that instance, from lastState.
+    let mut runs: std::collections::BTreeMap<i64, (String, String)> = Default::default();
+    eventually("four restarts in CrashLoopBackOff", || {
+        let pod = pod_json(&cluster, "crasher")?;
+        let last = &pod["status"]["containerStatuses"][0]["lastState"]["terminated"];
+        if let (Some(started), Some(finished)) =
+            (last["startedAt"].as_str(), last["finishedAt"].as_str())
+        {
+            runs.insert(
+                restart_count(&pod),
+                (started.to_string(), finished.to_string()),
+            );
+            assert_eq!(last["exitCode"], 3);
+            assert_eq!(last["reason"], "Error");
+        }
+        (restart_count(&pod) >= 4 && waiting_reason(&pod).as_deref() == Some("CrashLoopBackOff"))
+            .then_some(())
+    });
+    let table = cluster.ok(&["get", "pod", "crasher"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+    let time = |text: &str| text.parse::<jiff::Timestamp>().expect("timestamp");
+    let gaps: Vec<i64> = runs
+        .iter()
+        .zip(runs.iter().skip(1))
+        .filter(|((count, _), (next, _))| *next == &(*count + 1))
+        .map(|((_, (_, finished)), (_, (started, _)))| {
+            time(started).as_second() - time(finished).as_second()
+        })
+        .collect();
+    // Fast profile: 1 s, 2 s, 4 s … between a crash and the next start (whole seconds in
+    // the status, so each gap reads within a second of its true value).
+    assert!(gaps.len() >= 2, "consecutive restarts observed: {runs:?}");
+    assert!(
+        gaps.last() > gaps.first() && gaps.last() >= Some(&3),
+        "delays grow: {gaps:?} from {runs:?}"
+    );
+    let describe = cluster.ok(&["describe", "pod", "crasher"]);
+    assert!(
+        describe.contains("Back-off restarting failed container"),
+        "{describe}"
+    );
+}
+
+#[test]
+fn a_container_past_its_memory_limit_is_oom_killed() {
+    let cluster = Cluster::up(1, &[]);
+    let limits = "    resources:\n      limits: {memory: 32Mi}\n";
+    apply(
+        &cluster,
+        &busybox_pod(
+            "hog",
+            "head -c 200000000 /dev/zero | tail > /dev/null; sleep 60",
+            limits,
+        ),
+    );
+    bind(&cluster, "hog", "node-1");
+    eventually("an OOM kill", || {
+        let pod = pod_json(&cluster, "hog")?;
+        let status = &pod["status"]["containerStatuses"][0];
+        let reason = status["lastState"]["terminated"]["reason"]
+            .as_str()
+            .or(status["state"]["terminated"]["reason"].as_str())?
+            .to_string();
+        (reason == "OOMKilled").then_some(())
+    });
+}
+
+#[test]
+fn kubectl_logs_current_follow_previous_and_tail() {
+    let cluster = Cluster::up(1, &[]);
+    apply(
+        &cluster,
+        &busybox_pod(
+            "talker",
+            "for i in 1 2 3 4 5; do echo line-$i; done; sleep 2; exit 1",
+            "",
+        ),
+    );
+    bind(&cluster, "talker", "node-1");
+    eventually("the first run's output", || {
+        let output = cluster.kubectl(&["logs", "talker"]);
+        String::from_utf8_lossy(&output.stdout)
+            .contains("line-5")
+            .then_some(())
+    });
+    let tail = cluster.ok(&["logs", "talker", "--tail", "2"]);
+    assert_eq!(
+        tail.lines().collect::<Vec<_>>(),
+        ["line-4", "line-5"],
+        "{tail}"
+    );
+    eventually("a previous instance", || {
+        pod_json(&cluster, "talker").filter(|pod| restart_count(pod) >= 1)
+    });
+    let previous = cluster.ok(&["logs", "talker", "--previous"]);
+    assert!(
+        previous.contains("line-1") && previous.contains("line-5"),
+        "{previous}"
+    );
+    let follow = cluster
+        .kubectl_command()
+        .args(["logs", "-f", "talker"])
+        .output()
+        .expect("kubectl logs -f");
+    let followed = String::from_utf8_lossy(&follow.stdout);
+    assert!(
+        followed.contains("line-5"),
+        "follow reads to the end of the instance: {followed}"
+    );
+}
+
+#[test]
+fn deleting_a_pod_stops_its_processes_gracefully_and_removes_it() {
+    let cluster = Cluster::up(1, &[]);
+    apply(
+        &cluster,
+        &busybox_pod(
+            "graceful",
+            "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.1; done",
+            "",
+        ),
+    );
+    bind(&cluster, "graceful", "node-1");
+    eventually("running", || {
+        pod_json(&cluster, "graceful")
+            .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
+    });
+    let started = std::time::Instant::now();
+    cluster.ok(&["delete", "pod", "graceful", "--timeout=60s"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "a process that honours SIGTERM does not wait out the grace period"
+    );
+    let output = cluster.kubectl(&["get", "pod", "graceful"]);
+    assert!(!output.status.success(), "the pod object is gone");
+    let processes = std::process::Command::new("pgrep")
+        .args(["-f", "trap 'echo got-term"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        processes.stdout.is_empty(),
+        "nothing of the pod is left running"
+    );
+}
+
+#[test]
+fn a_stopped_agent_leaves_pods_running_and_its_return_adopts_them() {
+    let cluster = Cluster::up(1, &[]);
+    apply(
+        &cluster,
+        &busybox_pod("keeper", "while true; do sleep 0.2; done", ""),
+    );
+    apply(
+        &cluster,
+        &busybox_pod("doomed", "while true; do sleep 0.2; done", ""),
+    );
+    bind(&cluster, "keeper", "node-1");
+    bind(&cluster, "doomed", "node-1");
+    let pid_of = |pod: &str| -> Option<String> {
+        let uid = pod_json(&cluster, pod)?["metadata"]["uid"]
+            .as_str()?
+            .to_string();
+        let state = std::fs::read_to_string(
+            cluster
+                .data_dir()
+                .join("nodes/node-1/runtime/pods")
+                .join(format!("{uid}.json")),
+        )
+        .ok()?;
+        let value: Value = serde_json::from_str(&state).ok()?;
+        Some(value["containers"][0]["pid"].to_string())
+    };
+    let keeper_pid = eventually("keeper running", || pid_of("keeper"));
+    eventually("doomed running", || pid_of("doomed"));
+    let stopped = cluster.bulwark(&["node", "stop", "node-1"]);
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(
+        std::path::Path::new(&format!("/proc/{}", keeper_pid.trim_matches('"'))).exists(),
+        "the pod keeps running while its agent is down"
+    );
+    cluster.ok(&["delete", "pod", "doomed", "--wait=false"]);
+    let started = cluster.bulwark(&["node", "start", "node-1"]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    eventually(
+        "the pod deleted meanwhile to be stopped and removed",
+        || (!cluster.kubectl(&["get", "pod", "doomed"]).status.success()).then_some(()),
+    );
+    let after = eventually("keeper status after adoption", || {
+        pod_json(&cluster, "keeper")
+            .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
+    });
+    assert_eq!(restart_count(&after), 0, "adopted, not restarted");
+    assert_eq!(
+        pid_of("keeper"),
+        Some(keeper_pid),
+        "the same process, no duplicate"
+    );
+}
+
+#[test]
+fn an_unknown_image_waits_in_image_pull_back_off() {
+    let cluster = Cluster::up(1, &[]);
+    apply(
+        &cluster,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: mystery\nspec:\n  containers:\n  - {name: main, image: no-such-image:v9}\n",
+    );
+    bind(&cluster, "mystery", "node-1");
+    eventually("ImagePullBackOff", || {
+        let table = cluster.ok(&["get", "pod", "mystery"]);
+        table.contains("ImagePullBackOff").then_some(())
+    });
+    let pod = pod_json(&cluster, "mystery").expect("pod");
+    let message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("bulwark image add"),
+        "says how to add it: {message}"
+    );
+}
+
+#[test]
+fn fake_nodes_register_ready_and_keep_their_leases_fresh() {
+    let cluster = Cluster::start();
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args(["agent", "--server", &cluster.url(), "--fake-nodes", "200"])
+        .args([
+            "--name-prefix",
+            "sim",
+            "--profile",
+            "fast",
+            "--zone",
+            "zone-a,zone-b,zone-c",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn fake nodes");
+    cluster.wait_for_ready_nodes(200);
+    let renewed = |name: &str| {
+        let output = cluster.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-node-lease",
+            name,
+            "-o",
+            "jsonpath={.spec.renewTime}",
+        ]);
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    // A node registers before its first Lease is written.
+    let before = eventually("sim-200's lease", || renewed("sim-200"));
+    eventually("sim-200's lease to be renewed", || {
+        renewed("sim-200").filter(|now| *now != before)
+    });
+    apply(
+        &cluster,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: simulated\nspec:\n  containers:\n  - {name: main, image: anything:v1}\n",
+    );
+    bind(&cluster, "simulated", "sim-7");
+    eventually("the simulated pod to be Ready", || {
+        pod_json(&cluster, "simulated")
+            .filter(|pod| condition(pod, "Ready").as_deref() == Some("True"))
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
