@@ -5,6 +5,7 @@
 //! Lease, runs every controller while it leads, and stops them cleanly on shutdown or when the
 //! lease is lost.
 
+pub mod deployment;
 pub mod labels;
 pub mod pods;
 pub mod replicaset;
@@ -73,5 +74,8 @@ pub async fn run(
 }
 
 async fn run_controllers(shared: Shared) {
-    replicaset::shell::run(shared).await;
+    futures::join!(
+        replicaset::shell::run(shared.clone()),
+        deployment::shell::run(shared),
+    );
 }

@@ -20,7 +20,9 @@ use crate::labels::{controller_owner, controller_ref, selector};
 use crate::runtime::backoff::FailureTracker;
 use crate::runtime::events::{EventRecorder, EventType};
 use crate::runtime::expectations::{Expectations, Presence};
-use crate::runtime::{RESYNC_PERIOD, informer, key_of, resync, stopped};
+use crate::runtime::{
+    RESYNC_PERIOD, api_message, ignore_not_found, informer, key_of, resync, stopped,
+};
 use crate::{Error, Shared};
 
 const COMPONENT: &str = "replicaset-controller";
@@ -133,15 +135,6 @@ fn error_policy(rs: Arc<ReplicaSet>, error: &Error, context: Arc<Context>) -> Ac
     Action::requeue(delay)
 }
 
-/// `ignore NotFound`: the object went away under us, which is what we wanted or no longer matters.
-fn ignore_not_found<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(error) => Err(error),
-    }
-}
-
 async fn adopt_and_release(
     api: &Api<Pod>,
     rs: &ReplicaSet,
@@ -181,13 +174,6 @@ async fn adopt_and_release(
         )?;
     }
     Ok(())
-}
-
-fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Creates `count` pods in slow-start batches; the first failing batch stops the rest.
