@@ -121,7 +121,31 @@ fn template(d: &Deployment) -> Result<PodTemplateSpec, Error> {
         .ok_or_else(|| Error::Invalid("deployment has no spec".into()))
 }
 
-/// A template as JSON without the `pod-template-hash` label: what `EqualIgnoreHash` compares.
+/// Drops nulls and empty objects and lists, recursively. Go's structs make an absent
+/// `resources` and `resources: {}` the same value; here they are `None` and `Some(default)`, and
+/// kubectl (rollout undo) sends the latter.
+fn prune_empty(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.values_mut().for_each(prune_empty);
+            map.retain(|_, v| !is_empty(v));
+        }
+        Value::Array(items) => items.iter_mut().for_each(prune_empty),
+        _ => {}
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// A template as JSON without the `pod-template-hash` label and empty values: what
+/// `EqualIgnoreHash` compares.
 fn template_without_hash(template: Option<&PodTemplateSpec>) -> Value {
     let mut value = template.map(crate::runtime::to_json).unwrap_or(Value::Null);
     if let Some(labels) = value
@@ -129,12 +153,8 @@ fn template_without_hash(template: Option<&PodTemplateSpec>) -> Value {
         .and_then(Value::as_object_mut)
     {
         labels.remove(HASH_LABEL);
-        if labels.is_empty() {
-            value["metadata"]
-                .as_object_mut()
-                .map(|m| m.remove("labels"));
-        }
     }
+    prune_empty(&mut value);
     value
 }
 
