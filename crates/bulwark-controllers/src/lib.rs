@@ -6,6 +6,7 @@
 //! lease is lost.
 
 pub mod deployment;
+pub mod gc;
 pub mod labels;
 pub mod pods;
 pub mod replicaset;
@@ -76,6 +77,7 @@ pub async fn run(
 async fn run_controllers(shared: Shared) {
     futures::join!(
         replicaset::shell::run(shared.clone()),
-        deployment::shell::run(shared),
+        deployment::shell::run(shared.clone()),
+        gc::shell::run(shared),
     );
 }

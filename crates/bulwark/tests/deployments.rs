@@ -561,3 +561,113 @@ spec:
     let unavailable = d["status"]["unavailableReplicas"].as_i64().unwrap_or(0);
     assert!(unavailable >= 1, "the new pod is unavailable: {d}");
 }
+
+fn count(cluster: &Cluster, kind: &str, selector: &str) -> usize {
+    json_of(cluster, &["get", kind, "-l", selector, "-o", "json"])["items"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn deleting_a_deployment_deletes_its_replicasets_and_pods() {
+    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    apply(&cluster, WEB);
+    wait_ready(&cluster, "app=web", 3);
+    cluster.ok(&["delete", "deployment", "web"]);
+    eventually("the ReplicaSet and pods collected", || {
+        (count(&cluster, "rs", "app=web") == 0 && count(&cluster, "pods", "app=web") == 0)
+            .then_some(())
+    });
+}
+
+#[test]
+fn cascade_orphan_keeps_replicasets_and_pods_without_the_owner_reference() {
+    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    apply(&cluster, WEB);
+    let pods = wait_ready(&cluster, "app=web", 3);
+    cluster.ok(&["delete", "deployment", "web", "--cascade=orphan"]);
+    eventually("the deployment gone", || {
+        (!cluster
+            .kubectl(&["get", "deployment", "web"])
+            .status
+            .success())
+        .then_some(())
+    });
+    let sets = eventually("the ReplicaSet released", || {
+        let sets = json_of(&cluster, &["get", "rs", "-l", "app=web", "-o", "json"]);
+        let released = sets["items"].as_array().is_some_and(|items| {
+            items.len() == 1
+                && items[0]["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty)
+        });
+        released.then_some(sets)
+    });
+    assert!(sets["items"][0]["metadata"]["deletionTimestamp"].is_null());
+    // The ReplicaSet still owns and keeps its pods: the same three, still ready.
+    let mut still = wait_ready(&cluster, "app=web", 3);
+    let mut before = pods.clone();
+    still.sort();
+    before.sort();
+    assert_eq!(still, before);
+}
+
+#[test]
+fn foreground_deletion_holds_the_deployment_until_its_dependents_are_gone() {
+    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    apply(&cluster, WEB);
+    wait_ready(&cluster, "app=web", 3);
+    let (code, body) = http_request(
+        cluster.port,
+        "DELETE",
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        &[("Content-Type", "application/json")],
+        r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}"#,
+    )
+    .expect("delete request");
+    assert!(code == 200 || code == 202, "{code} {body}");
+    let held: Value = serde_json::from_str(&body).expect("the deployment, terminating");
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    assert_eq!(
+        held["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"])
+    );
+    eventually("dependents and then the deployment gone", || {
+        let gone = !cluster
+            .kubectl(&["get", "deployment", "web"])
+            .status
+            .success();
+        if !gone {
+            return None;
+        }
+        assert_eq!(
+            count(&cluster, "rs", "app=web"),
+            0,
+            "the owner went before its ReplicaSet"
+        );
+        assert_eq!(
+            count(&cluster, "pods", "app=web"),
+            0,
+            "the owner went before its pods"
+        );
+        Some(())
+    });
+}
+
+#[test]
+fn kubectl_delete_cascade_foreground_removes_everything() {
+    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    apply(&cluster, WEB);
+    wait_ready(&cluster, "app=web", 3);
+    cluster.ok(&[
+        "delete",
+        "deployment",
+        "web",
+        "--cascade=foreground",
+        "--timeout=60s",
+    ]);
+    eventually("all gone", || {
+        (count(&cluster, "rs", "app=web") == 0 && count(&cluster, "pods", "app=web") == 0)
+            .then_some(())
+    });
+}
