@@ -25,6 +25,10 @@ use crate::{Error, Shared};
 const COMPONENT: &str = "deployment-controller";
 /// How soon to look again after a write, in case its watch event is slow.
 const AFTER_WRITE: Duration = Duration::from_millis(500);
+/// How soon to look again after a quiet reconcile: the ReplicaSet and pod caches are fed by
+/// other watches than the triggers, so a trigger can arrive before its change is in the cache
+/// (kube's stable API has no trigger-from-this-store); a second look settles it.
+const RECHECK: Duration = Duration::from_secs(2);
 
 struct Context {
     shared: Shared,
@@ -131,9 +135,10 @@ async fn reconcile(d: Arc<Deployment>, context: Arc<Context>) -> Result<Action, 
     if wrote {
         return Ok(Action::requeue(AFTER_WRITE));
     }
-    Ok(plan
+    let next = plan
         .requeue
-        .map_or_else(|| Action::requeue(RESYNC_PERIOD), Action::requeue))
+        .map_or(RECHECK, |deadline| deadline.min(RECHECK));
+    Ok(Action::requeue(next))
 }
 
 /// The namespace's ReplicaSets this Deployment owns after adopting matching orphans and
