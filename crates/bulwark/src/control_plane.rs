@@ -37,6 +37,9 @@ pub struct ServerArgs {
     /// Store revisions kept behind the newest when compacting.
     #[arg(long, default_value_t = 50_000)]
     pub compaction_retain_revisions: i64,
+    /// Run the API server without the controller manager (nothing reconciles workloads).
+    #[arg(long)]
+    pub disable_controllers: bool,
     /// The pod network nodes get their `/24`s from; it must lie inside 127.128.0.0/9. Two
     /// clusters on one machine keep their pod addresses apart by using different ones.
     #[arg(long, default_value = "127.128.0.0/9")]
@@ -49,6 +52,7 @@ pub struct ControlPlane {
     pub server: Arc<ApiServer>,
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
+    controllers_enabled: bool,
 }
 
 fn store_spec(args: &ServerArgs) -> Result<String> {
@@ -98,6 +102,7 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         server,
         listener,
         store,
+        controllers_enabled: !args.disable_controllers,
     })
 }
 
@@ -145,7 +150,18 @@ impl ControlPlane {
     /// node agents, goes inside it), then drains and stops.
     pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let store = Arc::clone(&self.store);
-        bulwark_apiserver::http::serve(self.listener, self.server, stop).await?;
+        let controllers = match self.controllers_enabled {
+            true => Some(crate::controllers::start(self.address)?),
+            false => None,
+        };
+        // The controllers stop first: their watches would otherwise hold the drain open.
+        let shutdown = async move {
+            stop.await;
+            if let Some(controllers) = controllers {
+                controllers.stop().await;
+            }
+        };
+        bulwark_apiserver::http::serve(self.listener, self.server, shutdown).await?;
         drop(store);
         tracing::info!("stopped");
         Ok(())

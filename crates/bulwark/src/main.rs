@@ -2,6 +2,7 @@
 
 mod commands;
 mod control_plane;
+mod controllers;
 mod kubeconfig;
 mod node_ipam;
 mod nodes;

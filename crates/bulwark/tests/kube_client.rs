@@ -616,7 +616,8 @@ async fn patch_status_changes_status_only() {
 
 #[tokio::test]
 async fn replace_status_keeps_spec_and_main_writes_keep_status() {
-    let cluster = Cluster::start();
+    // Status semantics of the API alone: the Deployment controller must not write meanwhile.
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     let api: Api<Deployment> = Api::namespaced(cluster.client().await, "default");
     let created = api
         .create(&PostParams::default(), &deployment("web", 2))

@@ -356,7 +356,8 @@ fn every_served_kind_is_listed_with_upstream_columns() {
 
 #[test]
 fn a_single_object_prints_as_a_table_row() {
-    let cluster = Cluster::start();
+    // The printed status is the one applied: no controller may fill it in meanwhile.
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     apply(&cluster, EVERY_KIND);
     let deployment = cluster.ok(&["get", "deployment", "deploy1"]);
     assert_eq!(
@@ -423,7 +424,7 @@ fn output_json_is_the_object_and_lists_are_lists() {
 
 #[test]
 fn output_name_prints_kind_slash_name() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     apply(&cluster, EVERY_KIND);
     assert_eq!(cluster.ok(&["get", "pods", "-o", "name"]), "pod/pod1\n");
     assert_eq!(
@@ -673,7 +674,8 @@ fn describe_pod_shows_its_spec_and_status() {
 
 #[test]
 fn describe_deployment_shows_replicas_and_strategy() {
-    let cluster = Cluster::start();
+    // The printed status is the one applied: no controller may fill it in meanwhile.
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     apply(
         &cluster,
         &std::fs::read_to_string(common::seed_manifest("payment-service.yaml")).expect("seed"),

@@ -89,6 +89,16 @@ impl DeleteOptions {
         Ok(())
     }
 
+    /// The finalizer that holds the object for the garbage collector: `orphan` (its dependents
+    /// are released first) or `foregroundDeletion` (its dependents are deleted first).
+    fn propagation_finalizer(&self) -> Option<&'static str> {
+        match (self.propagation_policy.as_deref(), self.orphan_dependents) {
+            (Some("Orphan"), _) | (None, Some(true)) => Some("orphan"),
+            (Some("Foreground"), _) => Some("foregroundDeletion"),
+            _ => None,
+        }
+    }
+
     fn dry_run(&self) -> bool {
         self.dry_run.as_ref().is_some_and(|d| !d.is_empty())
     }
@@ -219,9 +229,17 @@ pub async fn delete_object(
     let name = path.name.as_deref().unwrap_or_default();
     let key = info.key(path.namespace.as_deref(), name);
     for _ in 0..MAX_ATTEMPTS {
-        let (current, revision) = read_current(server, path).await?;
+        let (mut current, revision) = read_current(server, path).await?;
         check_preconditions(info, &current, options)?;
-        let commit = match decide(info, &current, options.grace_period_seconds) {
+        let added = options
+            .propagation_finalizer()
+            .is_some_and(|finalizer| add_finalizer(&mut current, finalizer));
+        let decision = match decide(info, &current, options.grace_period_seconds) {
+            // Already terminating, but now also held for its dependents: record the finalizer.
+            Deletion::Unchanged if added => Deletion::MarkTerminating { grace_seconds: 0 },
+            decision => decision,
+        };
+        let commit = match decision {
             Deletion::Unchanged => return Ok(current),
             Deletion::Remove => Commit::Remove(current),
             Deletion::MarkTerminating { grace_seconds } => {
@@ -237,6 +255,22 @@ pub async fn delete_object(
         }
     }
     Err(too_many_conflicts(info, name))
+}
+
+/// Adds `finalizer` unless present; says whether it did.
+fn add_finalizer(object: &mut Value, finalizer: &str) -> bool {
+    if object::finalizers(object).iter().any(|f| f == finalizer) {
+        return false;
+    }
+    let meta = object::metadata_mut(object);
+    let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    if let Some(items) = list.as_array_mut() {
+        items.push(json!(finalizer));
+    }
+    true
 }
 
 fn mark_terminating(
@@ -326,6 +360,32 @@ pub async fn delete_collection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orphan_and_foreground_hold_the_object_with_a_finalizer() {
+        let options = |json: &str| serde_json::from_str::<DeleteOptions>(json).unwrap();
+        assert_eq!(
+            options(r#"{"propagationPolicy":"Orphan"}"#).propagation_finalizer(),
+            Some("orphan")
+        );
+        assert_eq!(
+            options(r#"{"orphanDependents":true}"#).propagation_finalizer(),
+            Some("orphan")
+        );
+        assert_eq!(
+            options(r#"{"propagationPolicy":"Foreground"}"#).propagation_finalizer(),
+            Some("foregroundDeletion")
+        );
+        assert_eq!(
+            options(r#"{"propagationPolicy":"Background"}"#).propagation_finalizer(),
+            None
+        );
+        assert_eq!(options("{}").propagation_finalizer(), None);
+        let mut object = json!({"metadata": {"name": "web", "finalizers": ["keep"]}});
+        assert!(add_finalizer(&mut object, "orphan"));
+        assert!(!add_finalizer(&mut object, "orphan"));
+        assert_eq!(object["metadata"]["finalizers"], json!(["keep", "orphan"]));
+    }
 
     fn pods() -> &'static ResourceInfo {
         bulwark_core::resource::find("", "v1", "pods").unwrap()

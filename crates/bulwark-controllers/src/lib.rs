@@ -1,0 +1,83 @@
+//! Bulwark's controllers: the runtime they share ([`runtime`]) and one module per controller,
+//! each a pure `core` (desired + observed + now -> actions) and a thin `shell` (kube I/O).
+//!
+//! [`run`] is the controller manager: it waits for the `kube-system/bulwark-controller-manager`
+//! Lease, runs every controller while it leads, and stops them cleanly on shutdown or when the
+//! lease is lost.
+
+pub mod deployment;
+pub mod gc;
+pub mod labels;
+pub mod pods;
+pub mod replicaset;
+pub mod runtime;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bulwark_core::clock::Clock;
+use runtime::leader::{LeaderConfig, LeaderElector};
+use tokio::sync::watch;
+
+/// Why a reconcile failed; the runtime logs it and retries the key with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Api(#[from] kube::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What every controller gets: a client, the clock, and the stop signal.
+#[derive(Clone)]
+pub struct Shared {
+    pub client: kube::Client,
+    pub clock: Arc<dyn Clock>,
+    pub stop: runtime::StopSignal,
+}
+
+/// Runs the controller manager until `shutdown` resolves.
+pub async fn run(
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    leader: LeaderConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    let elector = LeaderElector::new(client.clone(), leader, Arc::clone(&clock));
+    futures::pin_mut!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = elector.acquire() => {}
+        }
+        let (stop_sender, stop) = watch::channel(false);
+        let shared = Shared {
+            client: client.clone(),
+            clock: Arc::clone(&clock),
+            stop,
+        };
+        let controllers = tokio::spawn(run_controllers(shared));
+        let shutting_down = tokio::select! {
+            _ = &mut shutdown => true,
+            _ = elector.hold() => false,
+        };
+        let _ = stop_sender.send(true);
+        if let Err(error) = controllers.await {
+            tracing::warn!(%error, "a controller task failed");
+        }
+        if shutting_down {
+            elector.release().await;
+            tracing::info!("controllers stopped");
+            return;
+        }
+        tracing::warn!("lost the leader lease; controllers stopped, standing by");
+    }
+}
+
+async fn run_controllers(shared: Shared) {
+    futures::join!(
+        replicaset::shell::run(shared.clone()),
+        deployment::shell::run(shared.clone()),
+        gc::shell::run(shared),
+    );
+}
