@@ -7,6 +7,8 @@
 //! - [`priority::PriorityClasses`] resolves `priorityClassName` to a priority.
 //!
 //! No I/O, no clock, no ambient randomness: the same code runs in the server and the simulator.
+//! The one exception is [`shell`], the thin I/O layer that runs the core inside the control
+//! plane (watches in, bindings and status out); it reads time only through a `Clock`.
 
 pub mod cycle;
 pub mod fixtures;
@@ -18,6 +20,7 @@ pub mod priority;
 pub mod resources;
 pub mod schedule;
 pub mod scoring;
+pub mod shell;
 pub mod snapshot;
 
 #[cfg(test)]
@@ -25,7 +28,9 @@ mod test_support;
 
 pub use node_info::NodeInfo;
 pub use pod_info::{PodInfo, PodKey};
-pub use preemption::{PdbView, Preemption, preempt, preempt_pod_info};
+pub use preemption::{
+    NoPreemption, PdbView, Preemption, preempt, preempt_diagnosed, preempt_pod_info,
+};
 pub use priority::{PriorityClasses, ResolvedPriority};
 pub use schedule::{Config, SchedulingState, Unschedulable, schedule, schedule_pod_info};
 pub use scoring::Weights;

@@ -9,7 +9,8 @@
 //! priority, the smallest priority sum, the fewest victims, the latest-started top victims.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::Arc;
 
 use bulwark_core::selector::LabelSelector;
@@ -119,10 +120,10 @@ fn more_important(a: &PodInfo, b: &PodInfo) -> Ordering {
 
 /// Whether the pod may preempt at all: not with `preemptionPolicy: Never`, and not while pods it
 /// already preempted on its nominated node are still terminating.
-fn eligible(snapshot: &Snapshot, pod: &PodInfo) -> bool {
+fn eligible(snapshot: &Snapshot, pod: &PodInfo) -> Result<(), NoPreemption> {
     let spec = pod.pod.spec.as_ref();
     if spec.and_then(|s| s.preemption_policy.as_deref()) == Some(NEVER) {
-        return false;
+        return Err(NoPreemption::NotEligible("preemptionPolicy=Never"));
     }
     let nominated = pod
         .pod
@@ -130,11 +131,17 @@ fn eligible(snapshot: &Snapshot, pod: &PodInfo) -> bool {
         .as_ref()
         .and_then(|s| s.nominated_node_name.as_deref())
         .and_then(|n| snapshot.node(n));
-    !nominated.is_some_and(|node| {
+    let waiting = nominated.is_some_and(|node| {
         node.pods()
             .iter()
             .any(|p| p.terminating && p.priority < pod.priority)
-    })
+    });
+    if waiting {
+        return Err(NoPreemption::NotEligible(
+            "a terminating pod on the nominated node",
+        ));
+    }
+    Ok(())
 }
 
 pub fn preempt(snapshot: &Snapshot, pod: &Pod, pdbs: &PdbView) -> Option<Preemption> {
@@ -142,43 +149,107 @@ pub fn preempt(snapshot: &Snapshot, pod: &Pod, pdbs: &PdbView) -> Option<Preempt
 }
 
 pub fn preempt_pod_info(snapshot: &Snapshot, pod: &PodInfo, pdbs: &PdbView) -> Option<Preemption> {
-    if !eligible(snapshot, pod) {
-        return None;
+    preempt_diagnosed(snapshot, pod, pdbs).ok()
+}
+
+/// Why preemption found no node, in upstream's words (the `preemption: …` part of a
+/// `FailedScheduling` message): `preemption: 0/3 nodes are available: 3 No preemption victims
+/// found for incoming pod.`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoPreemption {
+    /// The pod may not preempt (`preemptionPolicy: Never`, or its earlier victims are still
+    /// terminating).
+    NotEligible(&'static str),
+    /// Every node was looked at: how many each reason turned down.
+    NoCandidate {
+        num_all_nodes: usize,
+        reasons: BTreeMap<String, usize>,
+    },
+}
+
+impl fmt::Display for NoPreemption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotEligible(why) => write!(f, "preemption: not eligible due to {why}."),
+            Self::NoCandidate {
+                num_all_nodes,
+                reasons,
+            } => {
+                let mut entries: Vec<String> = reasons
+                    .iter()
+                    .map(|(reason, count)| format!("{count} {reason}"))
+                    .collect();
+                entries.sort();
+                write!(
+                    f,
+                    "preemption: 0/{num_all_nodes} nodes are available: {}.",
+                    entries.join(", ")
+                )
+            }
+        }
     }
-    let mut cycle = Cycle::new(snapshot, pod).ok()?;
+}
+
+pub const NO_VICTIMS: &str = "No preemption victims found for incoming pod.";
+pub const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling.";
+
+/// [`preempt_pod_info`], with upstream's explanation when no node can be freed.
+pub fn preempt_diagnosed(
+    snapshot: &Snapshot,
+    pod: &PodInfo,
+    pdbs: &PdbView,
+) -> Result<Preemption, NoPreemption> {
+    eligible(snapshot, pod)?;
+    let mut cycle = Cycle::new(snapshot, pod).map_err(|_| NoPreemption::NoCandidate {
+        num_all_nodes: snapshot.nodes().len(),
+        reasons: BTreeMap::from([(NOT_HELPFUL.to_string(), snapshot.nodes().len())]),
+    })?;
     let mut candidates = Vec::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for node in snapshot.nodes() {
         match cycle.filter(node) {
             // The pod fits here already: nothing to evict.
             Ok(()) => {
-                return Some(Preemption {
+                return Ok(Preemption {
                     node: node.name.clone(),
                     victims: Vec::new(),
                     pdb_violations: 0,
                 });
             }
-            Err(rejection) if rejection.code == Code::UnschedulableAndUnresolvable => continue,
+            Err(rejection) if rejection.code == Code::UnschedulableAndUnresolvable => {
+                *reasons.entry(NOT_HELPFUL.to_string()).or_insert(0) += 1;
+                continue;
+            }
             Err(_) => {}
         }
-        if let Some(candidate) = select_victims(snapshot, &mut cycle, node, pdbs) {
-            candidates.push(candidate);
+        match select_victims(snapshot, &mut cycle, node, pdbs) {
+            Ok(candidate) => candidates.push(candidate),
+            Err(why) => {
+                for reason in why {
+                    *reasons.entry(reason).or_insert(0) += 1;
+                }
+            }
         }
     }
-    let chosen = pick_one(candidates)?;
-    Some(Preemption {
+    let chosen = pick_one(candidates).ok_or_else(|| NoPreemption::NoCandidate {
+        num_all_nodes: snapshot.nodes().len(),
+        reasons,
+    })?;
+    Ok(Preemption {
         node: chosen.node,
         victims: chosen.victims.iter().map(|v| v.key.clone()).collect(),
         pdb_violations: chosen.pdb_violations,
     })
 }
 
-/// Upstream's `SelectVictimsOnNode`. Leaves `cycle` as it found it.
+/// Upstream's `SelectVictimsOnNode`. Leaves `cycle` as it found it. Fails with the reasons the
+/// node stays infeasible.
 fn select_victims(
     snapshot: &Snapshot,
     cycle: &mut Cycle<'_>,
     node: &NodeInfo,
     pdbs: &PdbView,
-) -> Option<Candidate> {
+) -> Result<Candidate, Vec<String>> {
     let priority = cycle.pod.priority;
     let mut potential: Vec<Arc<PodInfo>> = node
         .pods()
@@ -187,19 +258,23 @@ fn select_victims(
         .cloned()
         .collect();
     if potential.is_empty() {
-        return None;
+        return Err(vec![NO_VICTIMS.to_string()]);
     }
     let mut trial = node.clone();
     for victim in &potential {
         trial.remove_pod(&victim.key);
         cycle.update_pod(snapshot, victim, node, -1);
     }
-    if cycle.filter(&trial).is_err() {
+    if let Err(rejection) = cycle.filter(&trial) {
         // No fit even with every lower-priority pod gone: put them all back.
         for victim in &potential {
             cycle.update_pod(snapshot, victim, node, 1);
         }
-        return None;
+        return Err(rejection
+            .reasons
+            .into_iter()
+            .map(|r| r.into_owned())
+            .collect());
     }
     potential.sort_by(|a, b| more_important(a, b));
     let (violating, fine) = pdbs.split(potential);
@@ -226,7 +301,7 @@ fn select_victims(
     for victim in &victims {
         cycle.update_pod(snapshot, victim, node, 1);
     }
-    Some(Candidate {
+    Ok(Candidate {
         node: node.name.clone(),
         victims,
         pdb_violations,
