@@ -7,31 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, eventually};
+use common::{Cluster, FakeNodes, apply, eventually};
 use serde_json::Value;
-
-fn apply(cluster: &Cluster, manifest: &str) {
-    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
-    assert!(
-        output.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// Binds a pod to a node unless something already did.
 fn bind(cluster: &Cluster, pod: &str, node: &str) {
-    let body = format!(
-        r#"{{"apiVersion":"v1","kind":"Binding","metadata":{{"name":"{pod}"}},"target":{{"apiVersion":"v1","kind":"Node","name":"{node}"}}}}"#
-    );
-    let (code, text) = common::http_request(
-        cluster.port,
-        "POST",
-        &format!("/api/v1/namespaces/default/pods/{pod}/binding"),
-        &[("Content-Type", "application/json")],
-        &body,
-    )
-    .expect("binding request");
+    let (code, text) = common::bind_pod(cluster.port, pod, node).expect("binding request");
     assert!(code == 201 || code == 409, "binding {pod}: {code} {text}");
 }
 
@@ -655,22 +636,17 @@ fn an_unknown_image_waits_in_image_pull_back_off() {
 #[test]
 fn fake_nodes_register_ready_and_keep_their_leases_fresh() {
     let cluster = Cluster::start();
-    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_bulwark"))
-        // Kubernetes' own clocks (10 s lease renewal): a thousand leases renewed every second
-        // would measure a debug build's write throughput, not registration.
-        .args(["agent", "--server", &cluster.url(), "--fake-nodes", "1000"])
-        .args([
-            "--name-prefix",
-            "sim",
-            "--profile",
-            "default",
-            "--zone",
-            "zone-a,zone-b,zone-c",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn fake nodes");
+    // Kubernetes' own clocks (10 s lease renewal): a thousand leases renewed every second
+    // would measure a debug build's write throughput, not registration.
+    let args = [
+        "--name-prefix",
+        "sim",
+        "--profile",
+        "default",
+        "--zone",
+        "zone-a,zone-b,zone-c",
+    ];
+    let _nodes = FakeNodes::spawn(&cluster, 1000, &args);
     // A thousand registrations in a debug build on a busy machine: a long deadline, a slow poll.
     cluster.wait_for_ready_nodes_within(1000, Duration::from_secs(300), Duration::from_secs(2));
     let renewed = |name: &str| {
@@ -702,6 +678,4 @@ fn fake_nodes_register_ready_and_keep_their_leases_fresh() {
         pod_json(&cluster, "simulated")
             .filter(|pod| condition(pod, "Ready").as_deref() == Some("True"))
     });
-    let _ = agent.kill();
-    let _ = agent.wait();
 }

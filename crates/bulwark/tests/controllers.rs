@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Cluster, eventually};
+use common::{Cluster, apply, eventually};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -57,15 +57,6 @@ fn wait_for_count(cluster: &Cluster, count: usize) -> BTreeSet<String> {
         let pods = active_pods(cluster);
         (pods.len() == count).then_some(pods)
     })
-}
-
-fn apply(cluster: &Cluster, manifest: &str) {
-    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
-    assert!(
-        output.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn runtime() -> tokio::runtime::Runtime {

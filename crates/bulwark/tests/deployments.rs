@@ -6,23 +6,13 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Cluster, DEADLINE, eventually, http_get, http_request};
+use common::{Cluster, DEADLINE, FakeNodes, apply, eventually, http_get, http_request};
 use serde_json::Value;
-
-fn apply(cluster: &Cluster, manifest: &str) {
-    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
-    assert!(
-        output.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn json_of(cluster: &Cluster, args: &[&str]) -> Value {
     serde_json::from_str(&cluster.ok(args)).expect("kubectl -o json output")
@@ -106,44 +96,16 @@ impl Drop for Binder {
 }
 
 fn bind(port: u16, pod: &str, node: &str) {
-    let body = format!(
-        r#"{{"apiVersion":"v1","kind":"Binding","metadata":{{"name":"{pod}"}},"target":{{"apiVersion":"v1","kind":"Node","name":"{node}"}}}}"#
-    );
     // A pod deleted meanwhile or bound by an earlier pass answers 404/409: nothing to do.
-    let _ = http_request(
-        port,
-        "POST",
-        &format!("/api/v1/namespaces/default/pods/{pod}/binding"),
-        &[("Content-Type", "application/json")],
-        &body,
-    );
+    let _ = common::bind_pod(port, pod, node);
 }
 
-/// `bulwark agent --fake-nodes N --profile fast` against the cluster; killed on drop.
-struct FakeNodes(Child);
-
-impl FakeNodes {
-    fn start(cluster: &Cluster, count: usize) -> (Self, Vec<String>) {
-        let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
-            .args(["agent", "--server", &cluster.url()])
-            .args(["--fake-nodes", &count.to_string(), "--profile", "fast"])
-            .arg("--data-dir")
-            .arg(cluster.data_dir().join("fake-agent"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn fake nodes");
-        cluster.wait_for_ready_nodes(count);
-        let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
-        (FakeNodes(child), names)
-    }
-}
-
-impl Drop for FakeNodes {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `--fake-nodes COUNT --profile fast`, Ready, and their names.
+fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
+    let nodes = FakeNodes::spawn(cluster, count, &["--profile", "fast"]);
+    cluster.wait_for_ready_nodes(count);
+    let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
+    (nodes, names)
 }
 
 const WEB: &str = r#"
@@ -167,7 +129,7 @@ spec:
 /// A cluster with three fake nodes and the binder running.
 fn cluster_with_fake_nodes() -> (Cluster, FakeNodes, Binder) {
     let cluster = Cluster::start();
-    let (nodes, names) = FakeNodes::start(&cluster, 3);
+    let (nodes, names) = start_fake_nodes(&cluster, 3);
     let binder = Binder::start(cluster.port, names);
     (cluster, nodes, binder)
 }

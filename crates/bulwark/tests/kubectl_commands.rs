@@ -3,17 +3,7 @@
 
 mod common;
 
-use common::{Cluster, http_request, seed_manifest};
-
-fn apply(cluster: &Cluster, manifest: &str) -> String {
-    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
-    assert!(
-        output.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use common::{Cluster, apply, http_request, seed_manifest};
 
 fn apply_seed(cluster: &Cluster, file: &str) {
     apply(

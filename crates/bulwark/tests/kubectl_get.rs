@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Cluster, DEADLINE, eventually};
+use common::{Cluster, DEADLINE, apply, eventually};
 
 /// One object of every served kind (nodes are plain objects here: no node agents yet).
 const EVERY_KIND: &str = r#"
@@ -283,15 +283,6 @@ fn first_column(output: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|line| line.split_whitespace().next().map(str::to_string))
         .collect()
-}
-
-fn apply(cluster: &Cluster, manifest: &str) {
-    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
-    assert!(
-        output.status.success(),
-        "apply failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn pod_manifest(name: &str, labels: &str, image: &str) -> String {

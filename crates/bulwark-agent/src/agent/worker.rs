@@ -201,15 +201,29 @@ impl Worker {
             tcp_socket: handler.tcp_socket.clone(),
             ..Default::default()
         };
-        let launched = self.launched.get(&key.container);
-        Some(Hook::Handler(Box::new(ProbeJob {
+        Some(Hook::Handler(Box::new(
+            self.probe_job(pod, container, probe, grace),
+        )))
+    }
+
+    /// A probe (or a hook run as one) against the container's current instance: its address,
+    /// and the environment and working directory it started with, for exec handlers.
+    fn probe_job(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        probe: k8s_openapi::api::core::v1::Probe,
+        timeout: Duration,
+    ) -> ProbeJob {
+        let launched = self.launched.get(&container.name);
+        ProbeJob {
             probe,
             container: container.clone(),
             pod_ip: self.context.pod_address(pod).unwrap_or_default(),
             env: launched.map(|spec| spec.env.clone()).unwrap_or_default(),
             working_dir: launched.and_then(|spec| spec.working_dir.clone()),
-            timeout: grace,
-        })))
+            timeout,
+        }
     }
 
     async fn start(&mut self, pod: &Pod, slot: ContainerSlot, key: ContainerKey) {
@@ -352,15 +366,8 @@ impl Worker {
         let Some(probe) = probe else {
             return;
         };
-        let launched = self.launched.get(&key.container);
-        let job = ProbeJob {
-            timeout: crate::probe::ProbeSettings::of(kind, &probe).timeout,
-            probe,
-            container: container.clone(),
-            pod_ip: self.context.pod_address(pod).unwrap_or_default(),
-            env: launched.map(|spec| spec.env.clone()).unwrap_or_default(),
-            working_dir: launched.and_then(|spec| spec.working_dir.clone()),
-        };
+        let timeout = crate::probe::ProbeSettings::of(kind, &probe).timeout;
+        let job = self.probe_job(pod, container, probe, timeout);
         let prober = Arc::clone(&self.context.prober);
         let results = results.clone();
         tokio::spawn(async move {

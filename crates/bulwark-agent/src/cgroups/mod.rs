@@ -201,6 +201,10 @@ pub struct ContainerCgroup {
 }
 
 impl ContainerCgroup {
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
     /// Every distinct directory of this cgroup.
     pub fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = [&self.memory, &self.cpu, &self.cpuacct, &self.pids]

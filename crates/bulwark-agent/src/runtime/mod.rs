@@ -67,6 +67,12 @@ impl ContainerKey {
     }
 }
 
+/// Whether `part` (a pod uid or container name) can become one path component under a state
+/// directory: not empty, no separator or NUL, not `.`/`..` or hidden.
+pub fn is_plain_file_name(part: &str) -> bool {
+    !part.is_empty() && !part.contains(['/', '\0']) && !part.starts_with('.')
+}
+
 /// Everything needed to start one container instance; the pod worker resolves the image,
 /// command, args and environment first ([`crate::images`], [`crate::env`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

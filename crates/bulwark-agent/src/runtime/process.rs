@@ -516,10 +516,10 @@ async fn wait_child(
     clean_up_after(shared, key, record, cgroup, pumps, exit).await;
 }
 
-/// As Kubernetes does since 1.28 (cgroup v2 `memory.oom.group`), one OOM kill ends the
-/// whole container, not only the process the kernel picked: a shell whose child was killed
-/// would otherwise keep the container "running" without its work. Polling makes the same
-/// true on cgroup v1, which has no group kill.
+/// As Kubernetes does since 1.28 (cgroup v2 `memory.oom.group`, which the kernel honours by
+/// itself), one OOM kill ends the whole container, not only the process the kernel picked: a
+/// shell whose child was killed would otherwise keep the container "running" without its
+/// work. On cgroup v1, which has no group kill, this poll makes the same true.
 async fn kill_group_on_oom(cgroup: ContainerCgroup, record: ContainerRecord) {
     while procfs::is_same_live_process(record.pid, record.start_ticks) {
         if oom_kills(Some(&cgroup)) > record.oom_kills_before {
@@ -685,12 +685,7 @@ fn open_receiver(path: &Path) -> std::io::Result<tokio::net::unix::pipe::Receive
 /// Pod UIDs and container names become file names: refuse anything that is not one plain name.
 fn check_path_safe(key: &ContainerKey) -> Result<()> {
     for part in [&key.pod_uid, &key.container] {
-        let plain = !part.is_empty()
-            && part != "."
-            && part != ".."
-            && !part.contains(['/', '\0'])
-            && !part.starts_with('.');
-        if !plain {
+        if !super::is_plain_file_name(part) {
             return Err(RuntimeError::Start {
                 program: key.container_id(),
                 source: std::io::Error::other(format!("{part:?} cannot name a file")),

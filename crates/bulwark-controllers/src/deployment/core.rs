@@ -1032,6 +1032,14 @@ pub fn owns_with_template(d: &Deployment, rs: &ReplicaSet) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn condition_of(status: &DeploymentStatus, kind: &str) -> DeploymentCondition {
+        let conditions = status.conditions.clone().unwrap_or_default();
+        conditions
+            .into_iter()
+            .find(|c| c.type_ == kind)
+            .unwrap_or_else(|| panic!("no {kind} condition"))
+    }
     use crate::pods::fixtures::at;
     use k8s_openapi::api::apps::v1::{
         DeploymentSpec, DeploymentStrategy, ReplicaSetStatus, RollingUpdateDeployment,
@@ -1176,13 +1184,7 @@ mod tests {
         // Default 25% surge of 3 rounds up to 1: max 4; the first step creates at 3 (no olds).
         assert_eq!(annotations.get(MAX_REPLICAS).map(String::as_str), Some("4"));
         assert_eq!(spec_replicas(&rs), 3);
-        let progressing = plan
-            .status
-            .conditions
-            .unwrap()
-            .into_iter()
-            .find(|c| c.type_ == "Progressing")
-            .unwrap();
+        let progressing = condition_of(&plan.status, "Progressing");
         assert_eq!(progressing.reason.as_deref(), Some("NewReplicaSetCreated"));
     }
 
@@ -1369,13 +1371,7 @@ mod tests {
         let old = running(&d, "web:v1", 2, 1);
         let plan = sync(&d, &[&old], &[], at(5)).unwrap();
         assert!(plan.create.is_none() && plan.updates.iter().all(|u| u.replicas == 2));
-        let progressing = plan
-            .status
-            .conditions
-            .unwrap()
-            .into_iter()
-            .find(|c| c.type_ == "Progressing")
-            .unwrap();
+        let progressing = condition_of(&plan.status, "Progressing");
         assert_eq!(
             (progressing.status.as_str(), progressing.reason.as_deref()),
             ("Unknown", Some("DeploymentPaused"))

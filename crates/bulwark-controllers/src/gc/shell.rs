@@ -146,6 +146,31 @@ enum Op<'a> {
     RemoveFinalizer(&'a str),
 }
 
+/// Reads the object, computes the metadata fields to write from what it holds, and patches
+/// them guarded by its uid and resourceVersion, so that a concurrent change fails (409) rather
+/// than being lost. A vanished object is nothing to do.
+async fn guarded_metadata_patch<K>(
+    api: &Api<K>,
+    target: &Target,
+    fields: impl FnOnce(&kube::api::ObjectMeta) -> serde_json::Value,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Some(current) = api.get_opt(&target.name).await? else {
+        return Ok(());
+    };
+    let meta = current.meta();
+    let mut metadata = fields(meta);
+    metadata["uid"] = json!(target.uid);
+    metadata["resourceVersion"] = json!(meta.resource_version);
+    let patch = json!({ "metadata": metadata });
+    ignore_not_found(
+        api.patch(&target.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await,
+    )
+}
+
 async fn with_kind(client: &Client, target: &Target, op: Op<'_>) -> Result<(), kube::Error> {
     match target.kind.as_str() {
         "Deployment" => apply::<Deployment>(client, target, op).await,
@@ -166,41 +191,28 @@ where
     match op {
         Op::Delete(params) => ignore_not_found(api.delete(&target.name, params).await),
         Op::RemoveOwners(uids) => {
-            let Some(current) = api.get_opt(&target.name).await? else {
-                return Ok(());
-            };
-            let meta = current.meta();
-            let owners: Vec<&OwnerReference> = meta
-                .owner_references
-                .iter()
-                .flatten()
-                .filter(|o| !uids.contains(&o.uid))
-                .collect();
-            // The resourceVersion makes a concurrent change fail (409) rather than be lost.
-            let patch = json!({"metadata": {"ownerReferences": owners, "uid": target.uid,
-                "resourceVersion": meta.resource_version}});
-            ignore_not_found(
-                api.patch(&target.name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await,
-            )
+            guarded_metadata_patch(&api, target, |meta| {
+                let owners: Vec<&OwnerReference> = meta
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .filter(|o| !uids.contains(&o.uid))
+                    .collect();
+                json!({"ownerReferences": owners})
+            })
+            .await
         }
         Op::RemoveFinalizer(finalizer) => {
-            let Some(current) = api.get_opt(&target.name).await? else {
-                return Ok(());
-            };
-            let meta = current.meta();
-            let finalizers: Vec<&String> = meta
-                .finalizers
-                .iter()
-                .flatten()
-                .filter(|f| f.as_str() != finalizer)
-                .collect();
-            let patch = json!({"metadata": {"finalizers": finalizers, "uid": target.uid,
-                "resourceVersion": meta.resource_version}});
-            ignore_not_found(
-                api.patch(&target.name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await,
-            )
+            guarded_metadata_patch(&api, target, |meta| {
+                let finalizers: Vec<&String> = meta
+                    .finalizers
+                    .iter()
+                    .flatten()
+                    .filter(|f| f.as_str() != finalizer)
+                    .collect();
+                json!({"finalizers": finalizers})
+            })
+            .await
         }
     }
 }

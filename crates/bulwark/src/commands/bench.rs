@@ -250,20 +250,9 @@ impl ServerProcess {
         })
     }
 
-    /// The server's resident set size, from `/proc/<pid>/status`.
+    /// The server's resident set size.
     fn resident_bytes(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .context("cannot read the server's /proc status")?;
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .ok_or_else(|| anyhow!("no VmRSS line in /proc/{}/status", self.pid))?;
-        let kibibytes: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|amount| amount.parse().ok())
-            .ok_or_else(|| anyhow!("unreadable VmRSS line {line:?}"))?;
-        Ok(kibibytes * 1024)
+        resident_bytes_of(self.pid)
     }
 
     async fn stop(mut self) {
@@ -272,6 +261,22 @@ impl ServerProcess {
 }
 
 /// Reads the server's announcement lines up to the kubeconfig one; returns its address.
+/// A process's resident set size, from `/proc/<pid>/status`.
+pub(super) fn resident_bytes_of(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .ok_or_else(|| anyhow!("no VmRSS line in /proc/{pid}/status"))?;
+    let kibibytes: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|amount| amount.parse().ok())
+        .ok_or_else(|| anyhow!("unreadable VmRSS line {line:?}"))?;
+    Ok(kibibytes * 1024)
+}
+
 pub(super) async fn read_address(
     stdout: &mut BufReader<tokio::process::ChildStdout>,
 ) -> Result<SocketAddr> {
@@ -584,7 +589,7 @@ pub(super) fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn check_deadline(deadline: Instant) -> Result<()> {
+pub(super) fn check_deadline(deadline: Instant) -> Result<()> {
     if Instant::now() >= deadline {
         bail!("the bench ran past --max-seconds");
     }

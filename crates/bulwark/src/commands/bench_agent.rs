@@ -27,7 +27,10 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::io::BufReader;
 
-use super::bench::{Figure, Goal, Latencies, Unit, mebibytes, print_figures, read_address};
+use super::bench::{
+    Figure, Goal, Latencies, Unit, check_deadline, mebibytes, print_figures, read_address,
+    resident_bytes_of,
+};
 
 #[derive(Args, Debug, Clone)]
 pub struct AgentBenchArgs {
@@ -276,9 +279,13 @@ async fn start_pods(
 ) -> Result<Starts> {
     let starts = Arc::new(Mutex::new(Starts::default()));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let watch = tokio::spawn(follow(pods.clone(), Arc::clone(&starts)));
-    // The watch is listening before the first create (its first list is empty or old pods).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (listed, on_listed) = tokio::sync::oneshot::channel();
+    let watch = tokio::spawn(follow(pods.clone(), Arc::clone(&starts), listed));
+    // The first create waits for the watch's initial list, so no event can be missed.
+    tokio::time::timeout(Duration::from_secs(60), on_listed)
+        .await
+        .context("the pod watch did not list within 60 s")?
+        .context("the pod watch ended")?;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let begin = tokio::time::Instant::now();
     let mut creates = tokio::task::JoinSet::new();
@@ -322,12 +329,23 @@ fn created(
     }
 }
 
-async fn follow(pods: Api<Pod>, starts: Arc<Mutex<Starts>>) {
+async fn follow(
+    pods: Api<Pod>,
+    starts: Arc<Mutex<Starts>>,
+    listed: tokio::sync::oneshot::Sender<()>,
+) {
     let config = watcher::Config::default().labels(BENCH_LABEL);
     let mut stream = watcher::watcher(pods, config).default_backoff().boxed();
+    let mut listed = Some(listed);
     while let Some(event) = stream.next().await {
-        if let Ok(Event::Apply(pod) | Event::InitApply(pod)) = event {
-            lock(&starts).observe(&pod);
+        match event {
+            Ok(Event::Apply(pod) | Event::InitApply(pod)) => lock(&starts).observe(&pod),
+            Ok(Event::InitDone) => {
+                if let Some(listed) = listed.take() {
+                    let _ = listed.send(());
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -368,13 +386,6 @@ fn lock(starts: &Mutex<Starts>) -> std::sync::MutexGuard<'_, Starts> {
     starts
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn check_deadline(deadline: Instant) -> Result<()> {
-    if Instant::now() >= deadline {
-        bail!("the bench ran past --max-seconds");
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,20 +431,13 @@ fn agent_rss(data: &Path, names: &[String]) -> Result<u64> {
         let file = data.join("nodes").join(name).join("agent.pid");
         let pid = std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read {}", file.display()))?;
-        largest = largest.max(resident_bytes(pid.trim())?);
+        let pid: u32 = pid
+            .trim()
+            .parse()
+            .with_context(|| format!("{} holds no pid", file.display()))?;
+        largest = largest.max(resident_bytes_of(pid)?);
     }
     Ok(largest)
-}
-
-fn resident_bytes(pid: &str) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    let kibibytes = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        .ok_or_else(|| anyhow!("no VmRSS in /proc/{pid}/status"))?;
-    Ok(kibibytes * 1024)
 }
 
 /// A `bulwark` child process, stopped with SIGTERM (then killed) at the end.

@@ -306,6 +306,59 @@ impl Drop for Cluster {
     }
 }
 
+/// `kubectl apply -f -` of `manifest`, failing the test if kubectl does; returns its output.
+pub fn apply(cluster: &Cluster, manifest: &str) -> String {
+    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], manifest);
+    assert!(
+        output.status.success(),
+        "apply failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// POSTs a `pods/binding` for `pod` in `default` to `node` (what the scheduler will do):
+/// 201 bound, 409 bound already, 404 gone; None if the server did not answer.
+pub fn bind_pod(port: u16, pod: &str, node: &str) -> Option<(u16, String)> {
+    let body = format!(
+        r#"{{"apiVersion":"v1","kind":"Binding","metadata":{{"name":"{pod}"}},"target":{{"apiVersion":"v1","kind":"Node","name":"{node}"}}}}"#
+    );
+    http_request(
+        port,
+        "POST",
+        &format!("/api/v1/namespaces/default/pods/{pod}/binding"),
+        &[("Content-Type", "application/json")],
+        &body,
+    )
+}
+
+/// `bulwark agent --fake-nodes COUNT ARGS…` against the cluster; killed on drop.
+pub struct FakeNodes(Child);
+
+impl FakeNodes {
+    /// Starts the simulated nodes; the caller waits for them as its scale requires.
+    pub fn spawn(cluster: &Cluster, count: usize, args: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+            .args(["agent", "--server", &cluster.url()])
+            .args(["--fake-nodes", &count.to_string()])
+            .args(args)
+            .arg("--data-dir")
+            .arg(cluster.data_dir().join("fake-agent"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn fake nodes");
+        FakeNodes(child)
+    }
+}
+
+impl Drop for FakeNodes {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A minimal HTTP/1.1 GET over loopback: (status code, body).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http_request(port, "GET", path, &[], "")
