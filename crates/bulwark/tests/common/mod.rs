@@ -343,13 +343,24 @@ impl FakeNodes {
             .args(["--fake-nodes", &count.to_string()])
             .args(args)
             .arg("--data-dir")
-            .arg(cluster.data_dir().join("fake-agent"))
+            .arg(fresh_dir(&cluster.data_dir(), "fake-agent"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn fake nodes");
         FakeNodes(child)
     }
+}
+
+/// Creates and returns `base/name`, or `base/name-2`, `-3`, … if taken: each agent of a
+/// cluster keeps its own state.
+fn fresh_dir(base: &Path, name: &str) -> PathBuf {
+    let dir = std::iter::once(base.join(name))
+        .chain((2..).map(|n| base.join(format!("{name}-{n}"))))
+        .find(|dir| !dir.exists())
+        .expect("an unused directory name");
+    std::fs::create_dir_all(&dir).expect("agent data directory");
+    dir
 }
 
 impl Drop for FakeNodes {
