@@ -708,6 +708,18 @@ fn add_index_env(spec: &mut k8s_openapi::api::core::v1::PodSpec) {
     }
 }
 
+/// A pod with the tracking finalizer whose Job is gone, or that no Job controls any more: nothing
+/// will ever count it, so the finalizer must come off.
+pub fn is_orphaned(pod: &Pod, job_exists: impl Fn(&str) -> bool) -> bool {
+    if !has_finalizer(pod) {
+        return false;
+    }
+    match crate::labels::controller_ref(&pod.metadata) {
+        Some(owner) if owner.kind == "Job" => !job_exists(&owner.uid),
+        _ => true,
+    }
+}
+
 /// Whether the status differs from the Job's (so a write is needed).
 pub fn status_changed(job: &Job, next: &JobStatus) -> bool {
     let mut current = job.status.clone().unwrap_or_default();

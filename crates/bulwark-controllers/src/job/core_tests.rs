@@ -429,7 +429,7 @@ proptest! {
                         }
                     }
                     // Pods without the finalizer that are terminating go away.
-                    world.retain(|p| !(p.metadata.deletion_timestamp.is_some() && !has_finalizer(p)));
+                    world.retain(|p| p.metadata.deletion_timestamp.is_none() || has_finalizer(p));
                     for index in &plan.create {
                         next_name += 1;
                         let mut new = new_pod(&job, *index).unwrap();
