@@ -382,6 +382,20 @@ static TOLERATION: Message = Message {
 /// os, schedulingGates and resourceClaims; in containers: envFrom, env valueFrom, volumeMounts,
 /// volumeDevices, probes, lifecycle, securityContext, resizePolicy and restartPolicyRules.
 /// `kubectl create deployment` sets none of them.
+/// `PodSecurityContext`'s scalar fields: the API server defaults it to `{}`, so every Pod
+/// template read back and re-sent (`kubectl create job --from=cronjob/…`) carries one.
+static POD_SECURITY_CONTEXT: Message = Message {
+    fields: &[
+        field(2, "runAsUser", FieldKind::Int64),
+        field(3, "runAsNonRoot", FieldKind::Bool),
+        field(5, "fsGroup", FieldKind::Int64),
+        field(6, "runAsGroup", FieldKind::Int64),
+        field(9, "fsGroupChangePolicy", FieldKind::String),
+        field(12, "supplementalGroupsPolicy", FieldKind::String),
+        field(13, "seLinuxChangePolicy", FieldKind::String),
+    ],
+};
+
 static POD_SPEC: Message = Message {
     fields: &[
         field(2, "containers", FieldKind::RepeatedMessage(&CONTAINER)),
@@ -396,6 +410,11 @@ static POD_SPEC: Message = Message {
         field(11, "hostNetwork", FieldKind::Bool),
         field(12, "hostPID", FieldKind::Bool),
         field(13, "hostIPC", FieldKind::Bool),
+        field(
+            14,
+            "securityContext",
+            FieldKind::Message(&POD_SECURITY_CONTEXT),
+        ),
         field(
             15,
             "imagePullSecrets",

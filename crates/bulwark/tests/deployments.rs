@@ -7,11 +7,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, DEADLINE, FakeNodes, apply, eventually, http_get, http_request};
+use common::{Binder, Cluster, DEADLINE, FakeNodes, apply, eventually, http_get, http_request};
 use serde_json::Value;
 
 fn json_of(cluster: &Cluster, args: &[&str]) -> Value {
@@ -52,52 +51,6 @@ fn name(pod: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-/// The scheduler's part, and only that: binds each unbound, live pod to one of `nodes`.
-struct Binder {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Binder {
-    fn start(port: u16, nodes: Vec<String>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let next = AtomicUsize::new(0);
-            let started = Instant::now();
-            // Bounded: a test never runs longer than a few deadlines.
-            while !flag.load(Ordering::Relaxed) && started.elapsed() < DEADLINE * 5 {
-                for pod in pods_list(port, "") {
-                    let unbound = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
-                    if unbound && !terminating(&pod) {
-                        let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
-                        bind(port, &name(&pod), node);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Binder {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Binder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn bind(port: u16, pod: &str, node: &str) {
-    // A pod deleted meanwhile or bound by an earlier pass answers 404/409: nothing to do.
-    let _ = common::bind_pod(port, pod, node);
 }
 
 /// `--fake-nodes COUNT --profile fast`, Ready, and their names.

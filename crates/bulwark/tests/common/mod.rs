@@ -425,3 +425,60 @@ pub fn seed_manifest(name: &str) -> PathBuf {
         .join("../../examples/seed")
         .join(name)
 }
+
+/// The scheduler's part, and only that, for branches without one: binds each unbound, live pod
+/// in `default` to one of `nodes`, round robin, through `pods/binding`.
+pub struct Binder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Binder {
+    pub fn start(port: u16, nodes: Vec<String>) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut next = 0usize;
+            let started = Instant::now();
+            // Bounded: a test never runs longer than a few deadlines.
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < DEADLINE * 6 {
+                for pod in unbound_pods(port) {
+                    // A pod deleted meanwhile or bound by an earlier pass answers 404/409.
+                    let _ = bind_pod(port, &pod, &nodes[next % nodes.len()]);
+                    next += 1;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Binder {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Binder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Names of the pods in `default` with no node that are not being deleted.
+fn unbound_pods(port: u16) -> Vec<String> {
+    let Some((200, body)) = http_get(port, "/api/v1/namespaces/default/pods") else {
+        return vec![];
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|pod| pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty))
+        .filter(|pod| pod["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|pod| pod["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
