@@ -1599,6 +1599,35 @@ mod tests {
     }
 
     #[test]
+    fn pod_specs_decode_their_security_context() {
+        use k8s_pb::api::batch::v1 as batch;
+        use k8s_pb::api::core::v1 as core;
+        let job = batch::Job {
+            metadata: metadata("j"),
+            spec: Some(batch::JobSpec {
+                template: Some(core::PodTemplateSpec {
+                    metadata: None,
+                    spec: Some(core::PodSpec {
+                        security_context: Some(core::PodSecurityContext {
+                            run_as_user: Some(1000),
+                            run_as_non_root: Some(true),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let body = envelope("batch/v1", "Job", job.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap()["spec"]["template"]["spec"]["securityContext"],
+            json!({"runAsUser": 1000, "runAsNonRoot": true})
+        );
+    }
+
+    #[test]
     fn job_decodes_spec_and_status_counters() {
         use k8s_pb::api::batch::v1 as batch;
         let job = batch::Job {

@@ -192,6 +192,44 @@ async fn a_failing_job_stops_at_its_backoff_limit_after_backing_off() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_job_past_its_active_deadline_fails_and_stops_its_pods() {
+    let (cluster, _binder) = cluster();
+    apply(
+        &cluster,
+        &job_manifest(
+            "slow",
+            "  activeDeadlineSeconds: 3
+",
+            "sleep 600",
+        ),
+    );
+    let job = wait_condition(&cluster, "slow", "Failed", DEADLINE * 2);
+    assert_eq!(
+        condition(&job, "Failed").unwrap()["reason"],
+        "DeadlineExceeded"
+    );
+    // Failed is only set once the pod is stopped; it counts as a failure.
+    assert_eq!(job["status"]["failed"], 1);
+    assert_eq!(job["status"]["active"].as_i64().unwrap_or(0), 0);
+    let deadline = Instant::now() + DEADLINE;
+    while job_pods(&cluster, "slow").await.iter().any(running) {
+        assert!(
+            Instant::now() < deadline,
+            "the pod kept running past the deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let events = eventually("DeadlineExceeded event", || {
+        let events = events_of(&cluster, "Job", "slow");
+        events.contains("DeadlineExceeded").then_some(events)
+    });
+    assert!(
+        events.contains("Job was active longer than specified deadline"),
+        "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_indexed_job_completes_every_index() {
     let (cluster, _binder) = cluster();
     apply(

@@ -186,6 +186,46 @@ fn failures_past_the_backoff_limit_fail_the_job() {
 }
 
 #[test]
+fn on_failure_restarts_count_against_the_backoff_limit() {
+    let mut job = job(Some(1), 1);
+    job.spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .restart_policy = Some("OnFailure".into());
+    let mut restarting = pod("a", "Running");
+    restarting.status.as_mut().unwrap().container_statuses = Some(vec![ContainerStatus {
+        name: "pi".into(),
+        restart_count: 1,
+        ..ContainerStatus::default()
+    }]);
+    let pods = [restarting.clone()];
+    let under = plan(&job, &refs(&pods), Backoff::default(), at(1)).unwrap();
+    assert!(condition(&under.status, FAILURE_TARGET).is_none());
+    restarting
+        .status
+        .as_mut()
+        .unwrap()
+        .container_statuses
+        .as_mut()
+        .unwrap()[0]
+        .restart_count = 2;
+    let pods = [restarting];
+    let over = plan(&job, &refs(&pods), Backoff::default(), at(1)).unwrap();
+    assert_eq!(
+        condition(&over.status, FAILURE_TARGET)
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("BackoffLimitExceeded")
+    );
+    assert_eq!(over.delete, vec!["a".to_string()]);
+}
+
+#[test]
 fn the_terminal_condition_waits_for_running_pods_to_stop() {
     let mut job = job(Some(3), 2);
     job.spec.as_mut().unwrap().active_deadline_seconds = Some(10);
