@@ -230,6 +230,47 @@ async fn a_job_past_its_active_deadline_fails_and_stops_its_pods() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_suspended_job_waits_and_runs_once_resumed() {
+    let (cluster, _binder) = cluster();
+    apply(
+        &cluster,
+        &job_manifest(
+            "later",
+            "  suspend: true
+  completions: 2
+",
+            "exit 0",
+        ),
+    );
+    let job = wait_condition(&cluster, "later", "Suspended", DEADLINE);
+    assert_eq!(
+        condition(&job, "Suspended").unwrap()["reason"],
+        "JobSuspended"
+    );
+    assert!(job["status"]["startTime"].is_null());
+    assert!(
+        job_pods(&cluster, "later").await.is_empty(),
+        "a suspended job runs nothing"
+    );
+    cluster.ok(&[
+        "patch",
+        "job",
+        "later",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
+    let job = wait_condition(&cluster, "later", "Complete", DEADLINE * 2);
+    assert_eq!(job["status"]["succeeded"], 2);
+    assert!(job["status"]["startTime"].is_string());
+    let events = events_of(&cluster, "Job", "later");
+    assert!(
+        events.contains("Suspended") && events.contains("Resumed"),
+        "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_indexed_job_completes_every_index() {
     let (cluster, _binder) = cluster();
     apply(
