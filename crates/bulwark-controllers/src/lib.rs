@@ -5,8 +5,10 @@
 //! Lease, runs every controller while it leads, and stops them cleanly on shutdown or when the
 //! lease is lost.
 
+pub mod cronjob;
 pub mod deployment;
 pub mod gc;
+pub mod job;
 pub mod labels;
 pub mod pods;
 pub mod replicaset;
@@ -59,6 +61,9 @@ async fn run_controllers(shared: Shared) {
     futures::join!(
         replicaset::shell::run(shared.clone()),
         deployment::shell::run(shared.clone()),
+        job::shell::run(shared.clone()),
+        job::ttl::run(shared.clone()),
+        cronjob::shell::run(shared.clone()),
         gc::shell::run(shared),
     );
 }

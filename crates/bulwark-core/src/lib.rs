@@ -4,6 +4,7 @@
 //! [`clock::Clock`] seam is how time enters, so the same code runs in the simulator.
 
 pub mod clock;
+pub mod cron;
 pub mod error;
 pub mod names;
 pub mod priority;

@@ -382,6 +382,20 @@ static TOLERATION: Message = Message {
 /// os, schedulingGates and resourceClaims; in containers: envFrom, env valueFrom, volumeMounts,
 /// volumeDevices, probes, lifecycle, securityContext, resizePolicy and restartPolicyRules.
 /// `kubectl create deployment` sets none of them.
+/// `PodSecurityContext`'s scalar fields: the API server defaults it to `{}`, so every Pod
+/// template read back and re-sent (`kubectl create job --from=cronjob/…`) carries one.
+static POD_SECURITY_CONTEXT: Message = Message {
+    fields: &[
+        field(2, "runAsUser", FieldKind::Int64),
+        field(3, "runAsNonRoot", FieldKind::Bool),
+        field(5, "fsGroup", FieldKind::Int64),
+        field(6, "runAsGroup", FieldKind::Int64),
+        field(9, "fsGroupChangePolicy", FieldKind::String),
+        field(12, "supplementalGroupsPolicy", FieldKind::String),
+        field(13, "seLinuxChangePolicy", FieldKind::String),
+    ],
+};
+
 static POD_SPEC: Message = Message {
     fields: &[
         field(2, "containers", FieldKind::RepeatedMessage(&CONTAINER)),
@@ -396,6 +410,11 @@ static POD_SPEC: Message = Message {
         field(11, "hostNetwork", FieldKind::Bool),
         field(12, "hostPID", FieldKind::Bool),
         field(13, "hostIPC", FieldKind::Bool),
+        field(
+            14,
+            "securityContext",
+            FieldKind::Message(&POD_SECURITY_CONTEXT),
+        ),
         field(
             15,
             "imagePullSecrets",
@@ -1576,6 +1595,35 @@ mod tests {
                     "lastScheduleTime": "2023-11-14T22:13:20Z",
                 },
             })
+        );
+    }
+
+    #[test]
+    fn pod_specs_decode_their_security_context() {
+        use k8s_pb::api::batch::v1 as batch;
+        use k8s_pb::api::core::v1 as core;
+        let job = batch::Job {
+            metadata: metadata("j"),
+            spec: Some(batch::JobSpec {
+                template: Some(core::PodTemplateSpec {
+                    metadata: None,
+                    spec: Some(core::PodSpec {
+                        security_context: Some(core::PodSecurityContext {
+                            run_as_user: Some(1000),
+                            run_as_non_root: Some(true),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let body = envelope("batch/v1", "Job", job.encode_to_vec());
+        assert_eq!(
+            decode(&body).unwrap()["spec"]["template"]["spec"]["securityContext"],
+            json!({"runAsUser": 1000, "runAsNonRoot": true})
         );
     }
 

@@ -5,6 +5,7 @@
 //!   and messages, and returns a node name or an [`Unschedulable`] explaining why none fits.
 //! - [`preempt`] finds the node where evicting lower-priority pods lets the pod fit.
 //! - [`priority::PriorityClasses`] resolves `priorityClassName` to a priority.
+//! - [`workloads`] builds the benchmark clusters (after `scheduler_perf`) and places them.
 //!
 //! No I/O, no clock, no ambient randomness: the same code runs in the server and the simulator.
 //! The one exception is [`shell`], the thin I/O layer that runs the core inside the control
@@ -22,6 +23,7 @@ pub mod schedule;
 pub mod scoring;
 pub mod shell;
 pub mod snapshot;
+pub mod workloads;
 
 #[cfg(test)]
 mod test_support;

@@ -177,6 +177,7 @@ pub fn validate_cron_job(object: &Value) -> Vec<StatusCause> {
     ] {
         causes.extend(meta::non_negative(spec, key, &path.child(key)));
     }
+    causes.extend(validate_time_zone(spec, &path));
     causes.extend(validate_job_template(
         spec.get("jobTemplate").unwrap_or(&null),
         &path.child("jobTemplate"),
@@ -208,103 +209,38 @@ fn validate_job_template(template: &Value, path: &Path) -> Vec<StatusCause> {
     causes
 }
 
-/// Checks a standard 5-field cron expression or a `@` descriptor, with robfig/cron's messages.
+/// Checks a standard 5-field cron expression or a `@` descriptor, with robfig/cron's messages
+/// (the parser the CronJob controller runs).
 pub fn parse_schedule(schedule: &str) -> Result<(), String> {
-    if let Some(descriptor) = schedule.strip_prefix('@') {
-        return match descriptor {
-            "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => {
-                Ok(())
-            }
-            every if every.starts_with("every ") => Ok(()),
-            _ => Err(format!("unrecognized descriptor: {schedule}")),
-        };
-    }
-    let fields = schedule.split_whitespace().collect::<Vec<_>>();
-    if fields.len() != 5 {
-        return Err(format!(
-            "expected exactly 5 fields, found {}: {schedule}",
-            fields.len()
-        ));
-    }
-    let bounds: [(u32, u32, &[&str]); 5] = [
-        (0, 59, &[]),
-        (0, 23, &[]),
-        (1, 31, &[]),
-        (
-            1,
-            12,
-            &[
-                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-            ],
-        ),
-        (0, 6, &["sun", "mon", "tue", "wed", "thu", "fri", "sat"]),
-    ];
-    for (text, (min, max, names)) in fields.iter().zip(bounds) {
-        for range in text.split(',') {
-            parse_range(range, min, max, names)?;
-        }
-    }
-    Ok(())
+    bulwark_core::cron::Schedule::parse(schedule)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }
 
-fn parse_range(expression: &str, min: u32, max: u32, names: &[&str]) -> Result<(), String> {
-    let (range, step) = match expression.split_once('/') {
-        Some((range, step)) => (range, Some(step)),
-        None => (expression, None),
+/// `validateTimeZone`: an explicit IANA zone this machine's time zone database knows.
+fn validate_time_zone(spec: &Value, path: &Path) -> Vec<StatusCause> {
+    let Some(zone) = spec.get("timeZone").filter(|z| !z.is_null()) else {
+        return vec![];
     };
-    if let Some(step) = step {
-        let step = parse_number(step, &[], 0)?;
-        if step == 0 {
-            return Err(format!(
-                "step of range should be a positive number: {expression}"
-            ));
-        }
-    }
-    if range == "*" || range == "?" {
-        return Ok(());
-    }
-    // Names are 0-based for weekdays and 1-based for months, hence the offset from `min`.
-    let (start, end) = match range.split_once('-') {
-        Some((start, end)) => (
-            parse_number(start, names, min)?,
-            parse_number(end, names, min)?,
-        ),
-        None => {
-            let single = parse_number(range, names, min)?;
-            (single, single)
-        }
+    let path = path.child("timeZone");
+    let Some(name) = zone.as_str() else {
+        return vec![field::invalid(
+            &path,
+            BadValue::Raw(zone.to_string()),
+            "must be a string",
+        )];
     };
-    if start < min {
-        return Err(format!(
-            "beginning of range ({start}) below minimum ({min}): {expression}"
-        ));
-    }
-    if end > max {
-        return Err(format!(
-            "end of range ({end}) above maximum ({max}): {expression}"
-        ));
-    }
-    if start > end {
-        return Err(format!(
-            "beginning of range ({start}) beyond end of range ({end}): {expression}"
-        ));
-    }
-    Ok(())
-}
-
-fn parse_number(text: &str, names: &[&str], first: u32) -> Result<u32, String> {
-    let lower = text.to_ascii_lowercase();
-    if let Some(index) = names.iter().position(|name| *name == lower) {
-        return u32::try_from(index)
-            .map(|i| i + first)
-            .map_err(|e| e.to_string());
-    }
-    text.parse::<u32>().map_err(|_| {
-        format!(
-            "failed to parse int from {text}: strconv.Atoi: parsing {}: invalid syntax",
-            field::go_quote(text)
-        )
-    })
+    let message = if name.is_empty() {
+        "timeZone must be nil or non-empty string".to_string()
+    } else if name.eq_ignore_ascii_case("local") {
+        "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+            .to_string()
+    } else if jiff::tz::TimeZone::get(name).is_err() {
+        format!("unknown time zone {name}")
+    } else {
+        return vec![];
+    };
+    vec![field::invalid(&path, name, &message)]
 }
 
 #[cfg(test)]
@@ -405,5 +341,21 @@ mod tests {
         assert!(parse_schedule("* * 0 * *").is_err());
         assert!(parse_schedule("*/0 * * * *").is_err());
         assert!(parse_schedule("@sometimes").is_err());
+    }
+
+    #[test]
+    fn cron_job_time_zones_must_be_known() {
+        let spec = |zone: Value| json!({"timeZone": zone});
+        let path = Path::root("spec");
+        assert!(validate_time_zone(&spec(json!("Europe/Paris")), &path).is_empty());
+        assert!(validate_time_zone(&json!({}), &path).is_empty());
+        let causes = validate_time_zone(&spec(json!("Mars/Olympus")), &path);
+        assert_eq!(causes[0].field, "spec.timeZone");
+        assert_eq!(
+            causes[0].message,
+            "Invalid value: \"Mars/Olympus\": unknown time zone Mars/Olympus"
+        );
+        let local = validate_time_zone(&spec(json!("Local")), &path);
+        assert!(local[0].message.contains("explicit time zone"));
     }
 }

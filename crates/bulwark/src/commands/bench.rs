@@ -44,6 +44,9 @@ pub enum BenchTarget {
     Api(ApiBenchArgs),
     /// Pod start latency on process and fake nodes, and node agent memory.
     Agent(super::bench_agent::AgentBenchArgs),
+    /// Scheduling throughput on `scheduler_perf`'s workloads: the pure core, and end to end
+    /// through a real API server.
+    Scheduler(super::bench_scheduler::SchedulerBenchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -78,6 +81,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Api(args) => api(args).await,
         BenchTarget::Agent(args) => super::bench_agent::run(args).await,
+        BenchTarget::Scheduler(args) => super::bench_scheduler::run(args).await,
     }
 }
 

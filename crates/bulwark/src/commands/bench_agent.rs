@@ -441,7 +441,7 @@ fn agent_rss(data: &Path, names: &[String]) -> Result<u64> {
 }
 
 /// A `bulwark` child process, stopped with SIGTERM (then killed) at the end.
-struct ChildProcess {
+pub(super) struct ChildProcess {
     child: tokio::process::Child,
     address: std::net::SocketAddr,
     _stdout: Option<BufReader<tokio::process::ChildStdout>>,
@@ -449,7 +449,7 @@ struct ChildProcess {
 
 impl ChildProcess {
     /// Starts a control plane (`up` or `server`) and reads the address it announces.
-    async fn spawn(dir: &Path, log: &str, args: &[&str]) -> Result<Self> {
+    pub(super) async fn spawn(dir: &Path, log: &str, args: &[&str]) -> Result<Self> {
         let mut child = command(dir, log, args)?
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -482,13 +482,13 @@ impl ChildProcess {
         })
     }
 
-    fn client(&self) -> Result<kube::Client> {
+    pub(super) fn client(&self) -> Result<kube::Client> {
         bulwark_agent::agent::run::client_for(&format!("http://{}", self.address))
             .map_err(|error| anyhow!("{error}"))
     }
 
     /// SIGTERM (so `up` stops its agents and their pods), SIGKILL after 60 s.
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(pid) = self
             .child
             .id()

@@ -1,6 +1,7 @@
 pub mod agent;
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_scheduler;
 pub mod demo;
 pub mod image;
 pub mod node;
