@@ -112,3 +112,74 @@ fn bench_agent_prints_start_latencies_and_agent_memory() {
         assert!(expected.contains(&result), "{figure}: {line:?}");
     }
 }
+
+#[test]
+fn bench_scheduler_prints_core_and_end_to_end_throughput_for_every_workload() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args([
+            "bench",
+            "scheduler",
+            "--nodes",
+            "40",
+            "--existing-pods",
+            "10",
+        ])
+        .args([
+            "--pods",
+            "60",
+            "--preemption-pods",
+            "8",
+            "--max-seconds",
+            "300",
+        ])
+        .env("BULWARK_LOG", "warn")
+        .output()
+        .expect("run bulwark bench scheduler");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let workloads = [
+        ("basic (60 pods)", true),
+        ("required pod anti-affinity (30 pods)", true),
+        ("hard topology spread (zones) (60 pods)", true),
+        ("preferred topology spread (60 pods)", true),
+        ("required node affinity (60 pods)", true),
+        ("preemption (8 pods)", false),
+    ];
+    for (workload, targeted) in workloads {
+        for phase in ["core", "end to end"] {
+            let figure = format!("{phase}: {workload}");
+            let line = stdout
+                .lines()
+                .find(|line| line.starts_with(&figure))
+                .unwrap_or_else(|| panic!("no {figure:?} line in:\n{stdout}"));
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            let result = cells.last().copied().unwrap_or_default();
+            let expected: &[&str] = if targeted { &["PASS", "MISS"] } else { &["-"] };
+            assert!(expected.contains(&result), "{figure}: {line:?}");
+            let rate = cells
+                .iter()
+                .find_map(|cell| cell.strip_suffix("/s")?.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("no rate in {line:?}"));
+            assert!(rate > 0.0, "{line:?}");
+        }
+    }
+    assert!(
+        !stderr.contains("found no node"),
+        "every pod was placed:\n{stderr}"
+    );
+}
+
+#[test]
+fn bench_scheduler_names_the_workloads_it_knows() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args(["bench", "scheduler", "--workloads", "basic,everything"])
+        .output()
+        .expect("run bulwark bench scheduler");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown workload \"everything\": pick from basic, anti-affinity"),
+        "{stderr}"
+    );
+}
