@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod error;
 pub mod names;
+pub mod net;
 pub mod quantity;
 pub mod resource;
 pub mod selector;

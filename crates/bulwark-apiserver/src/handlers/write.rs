@@ -223,10 +223,16 @@ pub async fn create_object(
     }
     prepare_create(server, info, &mut object, options)?;
     object::check_nesting(&object)?;
+    let reservation =
+        crate::service_ips::reserve(server, info, &mut object, options.dry_run).await?;
     if options.dry_run {
         return Ok(object);
     }
-    commit_create(server, info, path.namespace.as_deref(), object).await
+    let created = commit_create(server, info, path.namespace.as_deref(), object).await;
+    if created.is_err() {
+        reservation.cancel(server).await;
+    }
+    created
 }
 
 /// The server-managed metadata a new object gets, then defaults and validation.
