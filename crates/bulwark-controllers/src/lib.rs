@@ -6,6 +6,8 @@
 //! lease is lost.
 
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod gc;
 pub mod labels;
 pub mod pods;
@@ -78,6 +80,7 @@ async fn run_controllers(shared: Shared) {
     futures::join!(
         replicaset::shell::run(shared.clone()),
         deployment::shell::run(shared.clone()),
-        gc::shell::run(shared),
+        gc::shell::run(shared.clone()),
+        endpoints::shell::run(shared),
     );
 }

@@ -7,36 +7,17 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, DEADLINE, FakeNodes, apply, eventually, http_get, http_request};
+use common::{
+    Binder, Cluster, DEADLINE, FakeNodes, apply, eventually, http_request, is_ready, name,
+    pods_list, start_fake_nodes, terminating,
+};
 use serde_json::Value;
 
 fn json_of(cluster: &Cluster, args: &[&str]) -> Value {
     serde_json::from_str(&cluster.ok(args)).expect("kubectl -o json output")
-}
-
-fn pods_list(port: u16, selector: &str) -> Vec<Value> {
-    let path = format!("/api/v1/namespaces/default/pods?labelSelector={selector}");
-    let Some((200, body)) = http_get(port, &path) else {
-        return vec![];
-    };
-    let list: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-fn terminating(pod: &Value) -> bool {
-    !pod["metadata"]["deletionTimestamp"].is_null()
 }
 
 /// Ready, not terminating pods matching `selector`.
@@ -45,67 +26,6 @@ fn ready_pods(port: u16, selector: &str) -> Vec<Value> {
         .into_iter()
         .filter(|p| is_ready(p) && !terminating(p))
         .collect()
-}
-
-fn name(pod: &Value) -> String {
-    pod["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The scheduler's part, and only that: binds each unbound, live pod to one of `nodes`.
-struct Binder {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Binder {
-    fn start(port: u16, nodes: Vec<String>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let next = AtomicUsize::new(0);
-            let started = Instant::now();
-            // Bounded: a test never runs longer than a few deadlines.
-            while !flag.load(Ordering::Relaxed) && started.elapsed() < DEADLINE * 5 {
-                for pod in pods_list(port, "") {
-                    let unbound = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
-                    if unbound && !terminating(&pod) {
-                        let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
-                        bind(port, &name(&pod), node);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Binder {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Binder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn bind(port: u16, pod: &str, node: &str) {
-    // A pod deleted meanwhile or bound by an earlier pass answers 404/409: nothing to do.
-    let _ = common::bind_pod(port, pod, node);
-}
-
-/// `--fake-nodes COUNT --profile fast`, Ready, and their names.
-fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
-    let nodes = FakeNodes::spawn(cluster, count, &["--profile", "fast"]);
-    cluster.wait_for_ready_nodes(count);
-    let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
-    (nodes, names)
 }
 
 const WEB: &str = r#"

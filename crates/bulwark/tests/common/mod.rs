@@ -5,6 +5,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Generous: the machine may be busy compiling; correctness never depends on speed.
@@ -357,6 +360,104 @@ impl Drop for FakeNodes {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+pub fn pods_list(port: u16, selector: &str) -> Vec<serde_json::Value> {
+    let path = format!("/api/v1/namespaces/default/pods?labelSelector={selector}");
+    let Some((200, body)) = http_get(port, &path) else {
+        return vec![];
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+pub fn is_ready(pod: &serde_json::Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+pub fn terminating(pod: &serde_json::Value) -> bool {
+    !pod["metadata"]["deletionTimestamp"].is_null()
+}
+
+pub fn name(pod: &serde_json::Value) -> String {
+    pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The scheduler's part, and only that (for tests on a control plane without one): binds each unbound, live pod to one of `nodes`.
+pub struct Binder {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Binder {
+    pub fn start(port: u16, nodes: Vec<String>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let next = AtomicUsize::new(0);
+            let started = Instant::now();
+            // Bounded: a test never runs longer than a few deadlines.
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < DEADLINE * 5 {
+                for pod in pods_list(port, "") {
+                    let unbound = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
+                    if unbound && !terminating(&pod) {
+                        let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
+                        bind(port, &name(&pod), node);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Binder {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Binder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn bind(port: u16, pod: &str, node: &str) {
+    // A pod deleted meanwhile or bound by an earlier pass answers 404/409: nothing to do.
+    let _ = bind_pod(port, pod, node);
+}
+
+/// `--fake-nodes COUNT --profile fast`, Ready, and their names.
+pub fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
+    let nodes = FakeNodes::spawn(cluster, count, &["--profile", "fast"]);
+    cluster.wait_for_ready_nodes(count);
+    let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
+    (nodes, names)
+}
+
+/// POSTs to a `bulwark/demo` pod's admin endpoint on port 8080 (`/admin/ready?fail=true`, …).
+pub fn demo_admin(pod: &serde_json::Value, path: &str) {
+    use std::io::{Read, Write};
+    let ip = pod["status"]["podIP"].as_str().expect("pod IP");
+    let mut stream = std::net::TcpStream::connect((ip, 8080)).expect("connect to the demo");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
 }
 
 /// A minimal HTTP/1.1 GET over loopback: (status code, body).
