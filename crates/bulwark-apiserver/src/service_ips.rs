@@ -275,16 +275,46 @@ impl Reservation {
     }
 }
 
+fn cluster_ip(service: &Value) -> Option<Ipv4Addr> {
+    service
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .and_then(|ip| ip.parse().ok())
+}
+
+/// An update of a Service that had no cluster IP (an ExternalName one) to a type that needs
+/// one: allocate it as a create would. Any other update keeps what it had (the IP is immutable).
+pub async fn reserve_on_update(
+    server: &ApiServer,
+    info: &bulwark_core::ResourceInfo,
+    current: &Value,
+    next: &mut Value,
+    dry_run: bool,
+) -> Result<Reservation, ApiError> {
+    if !is_service(info) || cluster_ip(current).is_some() {
+        return Ok(Reservation(None));
+    }
+    reserve(server, info, next, dry_run).await
+}
+
+/// After an update: an address the Service no longer holds (it became ExternalName) is released.
+pub async fn release_replaced(
+    server: &ApiServer,
+    info: &bulwark_core::ResourceInfo,
+    before: &Value,
+    after: &Value,
+) {
+    if is_service(info) && cluster_ip(before).is_some() && cluster_ip(before) != cluster_ip(after) {
+        release(server, info, before).await;
+    }
+}
+
 /// A Service was removed from the store: release its address if the record is still its own.
 pub async fn release(server: &ApiServer, info: &bulwark_core::ResourceInfo, service: &Value) {
     if !is_service(info) {
         return;
     }
-    let Some(address) = service
-        .pointer("/spec/clusterIP")
-        .and_then(Value::as_str)
-        .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
-    else {
+    let Some(address) = cluster_ip(service) else {
         return;
     };
     let key = record_key(address);

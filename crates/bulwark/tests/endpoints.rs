@@ -85,6 +85,46 @@ fn services_get_distinct_cluster_ips_and_a_taken_one_is_refused() {
 }
 
 #[test]
+fn a_type_change_allocates_and_releases_the_cluster_ip() {
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
+    apply(
+        &cluster,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\nspec:\n  type: ExternalName\n  externalName: db.example.com\n",
+    );
+    assert_eq!(cluster_ip(&cluster, "db"), "");
+    cluster.ok(&[
+        "patch",
+        "service",
+        "db",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"type":"ClusterIP","externalName":null,"ports":[{"port":5432}]}}"#,
+    ]);
+    let ip = cluster_ip(&cluster, "db");
+    assert!(
+        in_default_range(&ip),
+        "ExternalName -> ClusterIP got {ip:?}"
+    );
+    let output = cluster.kubectl_stdin(&["apply", "-f", "-"], &service_manifest("twin", Some(&ip)));
+    assert!(!output.status.success(), "{ip} is held by db");
+    cluster.ok(&[
+        "patch",
+        "service",
+        "db",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"type":"ExternalName","externalName":"db.example.com","clusterIP":"","clusterIPs":null,"ports":null}}"#,
+    ]);
+    assert_eq!(cluster_ip(&cluster, "db"), "");
+    apply(&cluster, &service_manifest("twin", Some(&ip)));
+    assert_eq!(
+        cluster_ip(&cluster, "twin"),
+        ip,
+        "released by the change to ExternalName"
+    );
+}
+
+#[test]
 fn concurrent_creates_and_restarts_never_share_an_address() {
     let mut cluster = Cluster::start_with(&[
         "--disable-controllers",
