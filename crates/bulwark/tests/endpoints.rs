@@ -617,3 +617,40 @@ fn a_rolling_update_of_payment_service_never_drops_ready_endpoints() {
         "ready endpoints dropped to {lowest} < {declared}"
     );
 }
+
+/// A pod relabelled out of a Service's selector leaves its Endpoints at once (not at the next
+/// resync, 30 s away): the controller remembers which Service listed it.
+#[test]
+fn a_relabelled_pod_leaves_the_endpoints() {
+    let cluster = Cluster::start();
+    let (_nodes, _) = start_fake_nodes(&cluster, 1);
+    apply(&cluster, &service_manifest("shop", None));
+    for name in ["shop-1", "shop-2"] {
+        apply(
+            &cluster,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{app: shop}}\nspec:\n  nodeName: fake-node-1\n  containers:\n  - name: shop\n    image: shop:v1\n"
+            ),
+        );
+    }
+    eventually("both pods listed", || {
+        let endpoints = get_json(&cluster, &["get", "endpoints", "shop", "-o", "json"])?;
+        (endpoint_pods(&endpoints).0 == names(&["shop-1", "shop-2"])).then_some(())
+    });
+    cluster.ok(&["label", "pod", "shop-2", "app=elsewhere", "--overwrite"]);
+    // Well inside the 30 s resync period; the change itself takes milliseconds.
+    common::eventually_within(
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        "shop-2 gone from the Endpoints and slices",
+        || {
+            let endpoints = get_json(&cluster, &["get", "endpoints", "shop", "-o", "json"])?;
+            let in_slices: Vec<String> = slice_conditions(&cluster, "shop")
+                .into_iter()
+                .map(|c| c.0)
+                .collect();
+            (endpoint_pods(&endpoints).0 == names(&["shop-1"]) && in_slices == ["shop-1"])
+                .then_some(())
+        },
+    );
+}

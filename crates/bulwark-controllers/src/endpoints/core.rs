@@ -374,7 +374,7 @@ pub fn desired(service: &Service, pods: &[&Pod], current: Option<&Endpoints>) ->
 }
 
 /// RFC 3339 with second precision, as upstream formats the annotation.
-fn format_time(at: Timestamp) -> String {
+pub fn format_time(at: Timestamp) -> String {
     let seconds = Timestamp::from_second(at.as_second()).unwrap_or(at);
     seconds.to_string()
 }

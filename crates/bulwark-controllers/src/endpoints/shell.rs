@@ -7,8 +7,8 @@
 //! of ours is never judged against a stale cache. Services that go away take their Endpoints
 //! and slices with them (a watch on Services, and a periodic sweep for deletions a relist hid).
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
@@ -30,8 +30,36 @@ use crate::{Error, Shared};
 
 const COMPONENT: &str = "endpoint-controller";
 
+/// The pods each Service selected at its last reconcile, so that a pod that stops matching
+/// (relabelled) still wakes the Service that listed it.
+#[derive(Default)]
+struct Membership {
+    by_service: Mutex<HashMap<String, BTreeSet<String>>>,
+}
+
+impl Membership {
+    fn record(&self, service: &str, pods: BTreeSet<String>) {
+        let mut map = self.by_service.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(service.to_string(), pods);
+    }
+
+    fn forget(&self, service: &str) {
+        let mut map = self.by_service.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(service);
+    }
+
+    fn services_listing(&self, pod: &str) -> Vec<String> {
+        let map = self.by_service.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|(_, pods)| pods.contains(pod))
+            .map(|(service, _)| service.clone())
+            .collect()
+    }
+}
+
 struct Context {
     shared: Shared,
+    members: Arc<Membership>,
     pods: Store<Pod>,
     nodes: Store<Node>,
     failures: FailureTracker,
@@ -53,7 +81,9 @@ pub async fn run(shared: Shared) {
         watcher::Config::default(),
     );
     let services = controller.store();
+    let members = Arc::new(Membership::default());
     let context = Arc::new(Context {
+        members: Arc::clone(&members),
         recorder: EventRecorder::new(client.clone(), COMPONENT, Arc::clone(&shared.clock)),
         shared: shared.clone(),
         pods,
@@ -66,10 +96,10 @@ pub async fn run(shared: Shared) {
         slices::CONTROLLER_NAME
     ));
     let mapper_services = services.clone();
-    let cleanup = clean_up_after_services(shared.clone(), services.clone());
+    let cleanup = clean_up_after_services(shared.clone(), services.clone(), Arc::clone(&members));
     let reconciles = controller
         .watches_stream(pod_events, move |pod| {
-            services_for_pod(&mapper_services, &pod)
+            services_for_pod(&mapper_services, &members, &pod)
         })
         .watches(
             Api::<Endpoints>::all(client.clone()),
@@ -99,16 +129,29 @@ fn service_of_slice(slice: &EndpointSlice) -> Option<ObjectRef<Service>> {
     Some(ObjectRef::new(name).within(&slice.namespace().unwrap_or_default()))
 }
 
-/// The Services whose selector matches the pod (its last known labels, for a deleted pod).
-fn services_for_pod(services: &Store<Service>, pod: &Pod) -> Vec<ObjectRef<Service>> {
+/// The Services whose selector matches the pod (its last known labels, for a deleted pod), and
+/// those that listed it before.
+fn services_for_pod(
+    services: &Store<Service>,
+    members: &Membership,
+    pod: &Pod,
+) -> Vec<ObjectRef<Service>> {
     let namespace = pod.namespace().unwrap_or_default();
     let labels = crate::labels::labels(&pod.metadata);
-    services
+    let mut keys: BTreeSet<(String, String)> = services
         .state()
         .iter()
         .filter(|s| s.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|s| core::selector(s).is_some_and(|selector| selector.matches(&labels)))
-        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .map(|s| (namespace.clone(), s.name_any()))
+        .collect();
+    for service in members.services_listing(&key_of(pod)) {
+        if let Some((namespace, name)) = service.split_once('/') {
+            keys.insert((namespace.to_string(), name.to_string()));
+        }
+    }
+    keys.into_iter()
+        .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace))
         .collect()
 }
 
@@ -126,6 +169,11 @@ async fn reconcile(service: Arc<Service>, context: Arc<Context>) -> Result<Actio
         .filter(|p| p.namespace().as_deref() == Some(namespace.as_str()))
         .collect();
     let pods: Vec<&Pod> = in_namespace.iter().map(Arc::as_ref).collect();
+    let selected = core::selected(&service, &pods)
+        .into_iter()
+        .map(key_of)
+        .collect();
+    context.members.record(&key_of(service.as_ref()), selected);
     let endpoints = sync_endpoints(&context, &service, &pods).await;
     let slices = sync_slices(&context, &service, &pods).await;
     endpoints.and(slices)?;
@@ -232,7 +280,11 @@ fn error_policy(service: Arc<Service>, error: &Error, context: Arc<Context>) -> 
 
 /// Deletes the Endpoints and slices of Services that are gone: at once on a delete event, and
 /// in a periodic sweep for deletions a relist folded away.
-async fn clean_up_after_services(shared: Shared, services: Store<Service>) {
+async fn clean_up_after_services(
+    shared: Shared,
+    services: Store<Service>,
+    members: Arc<Membership>,
+) {
     let client = shared.client.clone();
     let deletions = watcher(
         Api::<Service>::all(client.clone()),
@@ -245,7 +297,10 @@ async fn clean_up_after_services(shared: Shared, services: Store<Service>) {
             _ => None,
         }
     });
-    let sweeps = resync(RESYNC_PERIOD).map(|()| None);
+    // A sweep at start (leftovers of Services deleted while no controller ran), then periodically.
+    let sweeps = futures::stream::once(async {})
+        .chain(resync(RESYNC_PERIOD))
+        .map(|()| None);
     let triggers =
         futures::stream::select(deletions, sweeps).take_until(stopped(shared.stop.clone()));
     futures::pin_mut!(triggers);
@@ -253,6 +308,7 @@ async fn clean_up_after_services(shared: Shared, services: Store<Service>) {
         match trigger {
             Some(service) => {
                 let namespace = service.namespace().unwrap_or_default();
+                members.forget(&key_of(&service));
                 delete_leftovers(&client, &namespace, &service.name_any()).await;
             }
             None => sweep(&client, &services).await,

@@ -242,7 +242,25 @@ pub fn reconcile(
             stale.metadata.name.clone().unwrap_or_default(),
         ));
     }
+    stamp_trigger_time(&mut actions, endpoints::trigger_time(service, pods));
     actions
+}
+
+/// Slices written get the `last-change-trigger-time` annotation, as upstream's do.
+fn stamp_trigger_time(actions: &mut [SliceAction], at: Option<jiff::Timestamp>) {
+    let Some(at) = at else { return };
+    for action in actions {
+        if let SliceAction::Create(slice) | SliceAction::Update(slice) = action {
+            slice
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(
+                    endpoints::TRIGGER_TIME_ANNOTATION.into(),
+                    endpoints::format_time(at),
+                );
+        }
+    }
 }
 
 /// Places one port group's endpoints: each stays in the slice that already holds it, the rest
@@ -413,6 +431,8 @@ mod tests {
         assert_eq!(slices.len(), 1);
         let slice = &slices[0];
         assert_eq!(slice.address_type, "IPv4");
+        let annotations = slice.metadata.annotations.as_ref().unwrap();
+        assert!(annotations.contains_key(endpoints::TRIGGER_TIME_ANNOTATION));
         assert_eq!(slice.metadata.generate_name.as_deref(), Some("web-"));
         let labels = slice.metadata.labels.as_ref().unwrap();
         assert_eq!(labels[SERVICE_NAME_LABEL], "web");
