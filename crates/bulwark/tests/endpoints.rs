@@ -654,3 +654,44 @@ fn a_relabelled_pod_leaves_the_endpoints() {
         },
     );
 }
+
+/// 150 ready pods: the Endpoints list them all, the slices split them at most 100 to a slice.
+#[test]
+fn many_pods_fill_slices_of_at_most_a_hundred() {
+    let cluster = Cluster::start();
+    let (_nodes, node_names) = start_fake_nodes(&cluster, 3);
+    let _binder = Binder::start(cluster.port, node_names);
+    apply(&cluster, &service_manifest("crowd", None));
+    apply(
+        &cluster,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: crowd\nspec:\n  replicas: 150\n  selector:\n    matchLabels: {app: crowd}\n  template:\n    metadata:\n      labels: {app: crowd}\n    spec:\n      containers:\n      - name: crowd\n        image: crowd:v1\n",
+    );
+    let sizes = eventually("150 endpoints in slices", || {
+        let endpoints = get_json(&cluster, &["get", "endpoints", "crowd", "-o", "json"])?;
+        (endpoint_pods(&endpoints).0.len() == 150).then_some(())?;
+        let list = get_json(
+            &cluster,
+            &[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=crowd",
+                "-o",
+                "json",
+            ],
+        )?;
+        let mut sizes: Vec<usize> = list["items"]
+            .as_array()?
+            .iter()
+            .map(|s| s["endpoints"].as_array().map_or(0, Vec::len))
+            .collect();
+        sizes.sort();
+        let ready = slice_conditions(&cluster, "crowd")
+            .iter()
+            .filter(|c| c.1 == true)
+            .count();
+        (sizes.iter().sum::<usize>() == 150 && ready == 150).then_some(sizes)
+    });
+    assert!(sizes.iter().all(|size| *size <= 100), "{sizes:?}");
+    assert!(sizes.len() >= 2, "{sizes:?}");
+}
