@@ -18,8 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bulwark_core::clock::Clock;
-use runtime::leader::{LeaderConfig, LeaderElector};
-use tokio::sync::watch;
+use runtime::leader::LeaderConfig;
 
 /// Why a reconcile failed; the runtime logs it and retries the key with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -38,42 +37,24 @@ pub struct Shared {
     pub stop: runtime::StopSignal,
 }
 
-/// Runs the controller manager until `shutdown` resolves.
+/// Runs the controller manager until `shutdown` resolves, while it holds the leader lease.
 pub async fn run(
     client: kube::Client,
     clock: Arc<dyn Clock>,
     leader: LeaderConfig,
     shutdown: impl Future<Output = ()>,
 ) {
-    let elector = LeaderElector::new(client.clone(), leader, Arc::clone(&clock));
-    futures::pin_mut!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = elector.acquire() => {}
-        }
-        let (stop_sender, stop) = watch::channel(false);
-        let shared = Shared {
+    let lease_client = client.clone();
+    let lease_clock = Arc::clone(&clock);
+    runtime::leader::lead(lease_client, leader, lease_clock, shutdown, move |stop| {
+        run_controllers(Shared {
             client: client.clone(),
             clock: Arc::clone(&clock),
             stop,
-        };
-        let controllers = tokio::spawn(run_controllers(shared));
-        let shutting_down = tokio::select! {
-            _ = &mut shutdown => true,
-            _ = elector.hold() => false,
-        };
-        let _ = stop_sender.send(true);
-        if let Err(error) = controllers.await {
-            tracing::warn!(%error, "a controller task failed");
-        }
-        if shutting_down {
-            elector.release().await;
-            tracing::info!("controllers stopped");
-            return;
-        }
-        tracing::warn!("lost the leader lease; controllers stopped, standing by");
-    }
+        })
+    })
+    .await;
+    tracing::info!("controllers stopped");
 }
 
 async fn run_controllers(shared: Shared) {

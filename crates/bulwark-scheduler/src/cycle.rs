@@ -1,6 +1,8 @@
 //! One scheduling cycle's precomputed view of the incoming pod (upstream's PreFilter results) and
 //! the filter chain in the default profile's order.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::Toleration;
 
 use crate::node_info::NodeInfo;
@@ -76,6 +78,29 @@ impl<'a> Cycle<'a> {
             inter_pod_affinity::filter(affinity, self.pod, node)?;
         }
         Ok(())
+    }
+
+    /// [`Self::filter`], counting the pods nominated to the node with at least this pod's
+    /// priority as if they ran there already, as upstream's `RunFilterPluginsWithNominatedPods`:
+    /// the node must pass both with them and without them (a nominated pod may never arrive, and
+    /// affinity to it must not be relied on).
+    pub fn filter_with_nominated(&self, snapshot: &Snapshot, node: &NodeInfo) -> FilterResult {
+        let mut holding = snapshot
+            .nominated_on(&node.name)
+            .iter()
+            .filter(|other| other.key != self.pod.key && other.priority >= self.pod.priority)
+            .peekable();
+        if holding.peek().is_none() {
+            return self.filter(node);
+        }
+        let mut with_nominated = node.clone();
+        let mut cycle = self.clone();
+        for pod in holding {
+            with_nominated.add_pod(Arc::clone(pod));
+            cycle.update_pod(snapshot, pod, &with_nominated, 1);
+        }
+        cycle.filter(&with_nominated)?;
+        self.filter(node)
     }
 
     /// Takes one bound pod's contribution out of (delta -1) or back into (+1) the cluster-wide

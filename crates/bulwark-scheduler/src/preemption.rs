@@ -190,8 +190,8 @@ impl fmt::Display for NoPreemption {
     }
 }
 
-pub const NO_VICTIMS: &str = "No preemption victims found for incoming pod.";
-pub const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling.";
+pub const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
+pub const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
 
 /// [`preempt_pod_info`], with upstream's explanation when no node can be freed.
 pub fn preempt_diagnosed(
@@ -207,7 +207,7 @@ pub fn preempt_diagnosed(
     let mut candidates = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for node in snapshot.nodes() {
-        match cycle.filter(node) {
+        match cycle.filter_with_nominated(snapshot, node) {
             // The pod fits here already: nothing to evict.
             Ok(()) => {
                 return Ok(Preemption {
@@ -265,7 +265,7 @@ fn select_victims(
         trial.remove_pod(&victim.key);
         cycle.update_pod(snapshot, victim, node, -1);
     }
-    if let Err(rejection) = cycle.filter(&trial) {
+    if let Err(rejection) = cycle.filter_with_nominated(snapshot, &trial) {
         // No fit even with every lower-priority pod gone: put them all back.
         for victim in &potential {
             cycle.update_pod(snapshot, victim, node, 1);
@@ -288,7 +288,7 @@ fn select_victims(
     for (protected, pod) in reprieve_order {
         trial.add_pod(pod.clone());
         cycle.update_pod(snapshot, &pod, node, 1);
-        if cycle.filter(&trial).is_err() {
+        if cycle.filter_with_nominated(snapshot, &trial).is_err() {
             trial.remove_pod(&pod.key);
             cycle.update_pod(snapshot, &pod, node, -1);
             pdb_violations += usize::from(protected);

@@ -153,3 +153,51 @@ fn removing_an_anti_affine_victim_frees_the_node() {
     let result = preempt(&snapshot, &pod, &PdbView::default());
     assert_eq!(victims(&result), vec!["repeller"]);
 }
+
+/// One 2-CPU node whose room a 1500m pod of priority 1000 was nominated for.
+fn nominated_cluster() -> Snapshot {
+    let mut snapshot = Snapshot::new();
+    snapshot.upsert_node(node("n1", "2", "4Gi", &[]));
+    snapshot.nominate(&PodInfo::new(incoming(1000)), "n1");
+    snapshot
+}
+
+#[test]
+fn room_nominated_for_a_higher_priority_pod_is_not_taken_by_a_lower_one() {
+    let snapshot = nominated_cluster();
+    let mut state = crate::schedule::SchedulingState::new(1);
+    let config = crate::schedule::Config::default();
+    let replacement = low("replacement", "1", 0, &[]);
+    let error = crate::schedule::schedule(&snapshot, &replacement, &config, &mut state)
+        .expect_err("the nominated pod holds the room");
+    assert_eq!(
+        error.to_string(),
+        "0/1 nodes are available: 1 Insufficient cpu."
+    );
+    // A lower-priority pod cannot preempt its way past a nomination either.
+    assert!(preempt(&snapshot, &replacement, &PdbView::default()).is_none());
+    // A pod of higher priority than the nominated one is not held back by it.
+    let urgent = with_priority(pod("default", "urgent", "1", "", &[]), 2000);
+    assert_eq!(
+        crate::schedule::schedule(&snapshot, &urgent, &config, &mut state).as_deref(),
+        Ok("n1")
+    );
+    // Nor is the nominated pod by its own nomination.
+    assert_eq!(
+        crate::schedule::schedule(&snapshot, &incoming(1000), &config, &mut state).as_deref(),
+        Ok("n1")
+    );
+}
+
+#[test]
+fn a_nomination_ends_when_the_pod_binds_or_gives_it_up() {
+    let mut snapshot = nominated_cluster();
+    snapshot.upsert_pod(bound_to(incoming(1000), "n1"));
+    assert!(snapshot.nominated_on("n1").is_empty());
+    let mut snapshot = nominated_cluster();
+    snapshot.clear_nomination(&PodInfo::new(incoming(1000)).key);
+    let mut state = crate::schedule::SchedulingState::new(1);
+    let replacement = low("replacement", "1", 0, &[]);
+    let config = crate::schedule::Config::default();
+    assert!(crate::schedule::schedule(&snapshot, &replacement, &config, &mut state).is_ok());
+}

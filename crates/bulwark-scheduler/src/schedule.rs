@@ -132,7 +132,7 @@ pub fn schedule_pod_info(
         return Err(unschedulable(BTreeMap::new(), None));
     }
     let cycle = Cycle::new(snapshot, pod).map_err(|m| unschedulable(BTreeMap::new(), Some(m)))?;
-    let (feasible, reasons) = find_feasible(&cycle, nodes, config, state);
+    let (feasible, reasons) = find_feasible(snapshot, &cycle, config, state);
     match feasible.as_slice() {
         [] => Err(unschedulable(reasons, None)),
         [only] => Ok(only.name.clone()),
@@ -146,11 +146,12 @@ pub fn schedule_pod_info(
 /// Filters nodes from the rotating start until enough feasible ones are found; returns them
 /// and the histogram of reasons for those turned down.
 fn find_feasible<'n>(
+    snapshot: &'n Snapshot,
     cycle: &Cycle<'_>,
-    nodes: &'n [NodeInfo],
     config: &Config,
     state: &mut SchedulingState,
 ) -> (Vec<&'n NodeInfo>, BTreeMap<String, usize>) {
+    let nodes = snapshot.nodes();
     let wanted = num_feasible_nodes_to_find(config.percentage_of_nodes_to_score, nodes.len());
     let start = state.next_start_node_index % nodes.len();
     let mut feasible = Vec::with_capacity(wanted);
@@ -162,7 +163,7 @@ fn find_feasible<'n>(
         }
         let node = &nodes[(start + offset) % nodes.len()];
         processed += 1;
-        match cycle.filter(node) {
+        match cycle.filter_with_nominated(snapshot, node) {
             Ok(()) => feasible.push(node),
             Err(rejection) => {
                 for reason in rejection.reasons {

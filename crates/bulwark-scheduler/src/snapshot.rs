@@ -45,6 +45,10 @@ pub struct Snapshot {
     owner_selectors: BTreeMap<(SpreadOwnerKind, PodKey), LabelSelector>,
     pods_with_affinity: usize,
     pods_with_required_anti_affinity: usize,
+    /// Pending pods that preemption nominated to a node, as if bound there: they hold its room
+    /// against pods of lower priority until they bind (upstream's nominator).
+    nominated: HashMap<String, Vec<Arc<PodInfo>>>,
+    nominated_nodes: HashMap<PodKey, String>,
 }
 
 impl Snapshot {
@@ -122,6 +126,7 @@ impl Snapshot {
 
     pub fn upsert_pod_info(&mut self, pod: Arc<PodInfo>) {
         self.remove_pod(&pod.key);
+        self.clear_nomination(&pod.key);
         let finished = matches!(
             pod.pod.status.as_ref().and_then(|s| s.phase.as_deref()),
             Some("Succeeded" | "Failed")
@@ -158,6 +163,37 @@ impl Snapshot {
             self.count_affinity(pod, -1);
         }
         removed
+    }
+
+    /// Records that pending `pod` waits for room on `node` (replacing an earlier nomination).
+    pub fn nominate(&mut self, pod: &PodInfo, node: &str) {
+        self.clear_nomination(&pod.key);
+        let mut placed = (*pod.pod).clone();
+        placed.spec.get_or_insert_default().node_name = Some(node.to_string());
+        self.nominated
+            .entry(node.to_string())
+            .or_default()
+            .push(Arc::new(PodInfo::new(placed)));
+        self.nominated_nodes
+            .insert(pod.key.clone(), node.to_string());
+    }
+
+    /// The pod bound, went away or gave its nomination up.
+    pub fn clear_nomination(&mut self, key: &PodKey) {
+        let Some(node) = self.nominated_nodes.remove(key) else {
+            return;
+        };
+        if let Some(pods) = self.nominated.get_mut(&node) {
+            pods.retain(|pod| pod.key != *key);
+            if pods.is_empty() {
+                self.nominated.remove(&node);
+            }
+        }
+    }
+
+    /// Pods nominated to `node`, each as if bound to it.
+    pub fn nominated_on(&self, node: &str) -> &[Arc<PodInfo>] {
+        self.nominated.get(node).map_or(&[], Vec::as_slice)
     }
 
     fn count_affinity(&mut self, pod: &PodInfo, delta: isize) {

@@ -149,7 +149,8 @@ fn mixed_reasons_are_counted_and_sorted() {
 #[test]
 fn critical_service_preempts_on_a_full_cluster_and_respects_the_pdb() {
     let class: PriorityClass = seed("critical-service.yaml");
-    let classes = PriorityClasses::new(&[class]);
+    let mut classes = PriorityClasses::default();
+    bulwark_scheduler::priority::upsert(&mut classes, &class);
     let critical = classes
         .resolve(Some("critical-service"))
         .expect("seed class");

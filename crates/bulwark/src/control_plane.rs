@@ -1,5 +1,5 @@
-//! The control plane: storage, API server, and (as they arrive) scheduler and controllers, with
-//! a clean shutdown on Ctrl-C or SIGTERM.
+//! The control plane: storage, API server, scheduler and controllers, with a clean shutdown on
+//! Ctrl-C or SIGTERM.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +40,9 @@ pub struct ServerArgs {
     /// Run the API server without the controller manager (nothing reconciles workloads).
     #[arg(long)]
     pub disable_controllers: bool,
+    /// Run without `default-scheduler` (pods stay unscheduled unless something else binds them).
+    #[arg(long)]
+    pub disable_scheduler: bool,
     /// The pod network nodes get their `/24`s from; it must lie inside 127.128.0.0/9. Two
     /// clusters on one machine keep their pod addresses apart by using different ones.
     #[arg(long, default_value = "127.128.0.0/9")]
@@ -56,6 +59,7 @@ pub struct ControlPlane {
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
     controllers_enabled: bool,
+    scheduler_enabled: bool,
 }
 
 fn store_spec(args: &ServerArgs) -> Result<String> {
@@ -107,6 +111,7 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         listener,
         store,
         controllers_enabled: !args.disable_controllers,
+        scheduler_enabled: !args.disable_scheduler,
     })
 }
 
@@ -154,16 +159,20 @@ impl ControlPlane {
     /// node agents, goes inside it), then drains and stops.
     pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let store = Arc::clone(&self.store);
-        let controllers = match self.controllers_enabled {
-            true => Some(crate::controllers::start(self.address)?),
-            false => None,
-        };
-        // The controllers stop first: their watches would otherwise hold the drain open.
+        let mut components = Vec::new();
+        if self.controllers_enabled {
+            components.push(crate::components::start_controllers(self.address)?);
+        }
+        if self.scheduler_enabled {
+            components.push(crate::components::start_scheduler(
+                self.address,
+                bulwark_scheduler::shell::Options::default(),
+            )?);
+        }
+        // The components stop first: their watches would otherwise hold the drain open.
         let shutdown = async move {
             stop.await;
-            if let Some(controllers) = controllers {
-                controllers.stop().await;
-            }
+            futures::future::join_all(components.into_iter().map(|c| c.stop())).await;
         };
         bulwark_apiserver::http::serve(self.listener, self.server, shutdown).await?;
         drop(store);

@@ -1,8 +1,8 @@
 //! `bulwark`: one binary for the whole orchestrator.
 
 mod commands;
+mod components;
 mod control_plane;
-mod controllers;
 mod kubeconfig;
 mod node_ipam;
 mod nodes;

@@ -1,7 +1,6 @@
 //! The node agent end to end: `bulwark up` starts real agents as child processes, pods run as
-//! real processes, and kubectl sees what a kubelet would report. Pods are bound with the
-//! `pods/binding` subresource (what the scheduler does), tolerating a scheduler that got there
-//! first.
+//! real processes, and kubectl sees what a kubelet would report. The control plane's scheduler
+//! places the pods.
 
 mod common;
 
@@ -9,12 +8,6 @@ use std::time::Duration;
 
 use common::{Cluster, FakeNodes, apply, demo_admin, eventually};
 use serde_json::Value;
-
-/// Binds a pod to a node unless something already did.
-fn bind(cluster: &Cluster, pod: &str, node: &str) {
-    let (code, text) = common::bind_pod(cluster.port, pod, node).expect("binding request");
-    assert!(code == 201 || code == 409, "binding {pod}: {code} {text}");
-}
 
 fn pod_json(cluster: &Cluster, pod: &str) -> Option<Value> {
     let output = cluster.kubectl(&["get", "pod", pod, "-o", "json"]);
@@ -120,7 +113,6 @@ fn the_seed_recommendation_service_is_ready_only_after_its_probes_pass() {
             .to_str()
             .expect("path"),
     ]);
-    bind(&cluster, "recommendation-service", "node-1");
     let running = eventually("the pod to run", || {
         pod_json(&cluster, "recommendation-service")
             .filter(|pod| pod["status"]["phase"] == "Running")
@@ -165,7 +157,6 @@ fn readiness_failure_unreadies_without_restart_and_liveness_failure_restarts() {
         &cluster,
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: probed\nspec:\n  terminationGracePeriodSeconds: 5\n  containers:\n  - name: web\n    image: recommender:v3.2\n    readinessProbe:\n      httpGet: {path: /healthz/ready, port: 8080}\n      periodSeconds: 1\n      failureThreshold: 1\n    livenessProbe:\n      httpGet: {path: /healthz/live, port: 8080}\n      periodSeconds: 1\n      failureThreshold: 2\n",
     );
-    bind(&cluster, "probed", "node-1");
     let ready = eventually("Ready", || {
         pod_json(&cluster, "probed")
             .filter(|pod| condition(pod, "Ready").as_deref() == Some("True"))
@@ -199,7 +190,6 @@ fn readiness_failure_unreadies_without_restart_and_liveness_failure_restarts() {
 fn a_crashing_container_backs_off_with_growing_delays() {
     let cluster = Cluster::up(1, &[]);
     apply(&cluster, &busybox_pod("crasher", "exit 3", ""));
-    bind(&cluster, "crasher", "node-1");
     // restartCount -> (startedAt, finishedAt) of that instance, from lastState.
     let mut runs: std::collections::BTreeMap<i64, (String, String)> = Default::default();
     eventually("four restarts in CrashLoopBackOff", || {
@@ -255,7 +245,6 @@ fn a_container_past_its_memory_limit_is_oom_killed() {
             limits,
         ),
     );
-    bind(&cluster, "hog", "node-1");
     eventually("an OOM kill", || {
         let pod = pod_json(&cluster, "hog")?;
         let status = &pod["status"]["containerStatuses"][0];
@@ -302,7 +291,6 @@ fn a_cpu_limit_holds_a_burning_container_to_its_share() {
         &cluster,
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: burner\nspec:\n  containers:\n  - name: main\n    image: my-app:v1.0\n    env:\n    - {name: DEMO_CPU_BURN_MILLICORES, value: \"1000\"}\n    resources:\n      limits: {cpu: 200m}\n",
     );
-    bind(&cluster, "burner", "node-1");
     let pid = eventually("the burner running", || container_pid(&cluster, "burner"));
     let (first, first_at) = eventually("the pod's CPU accounting", || {
         cgroup_cpu_time(&pid).map(|usage| (usage, std::time::Instant::now()))
@@ -340,7 +328,6 @@ fn init_containers_and_volumes_prepare_what_the_app_container_reads() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: prepared\nspec:\n  terminationGracePeriodSeconds: 1\n  volumes:\n  - {{name: scratch, emptyDir: {{}}}}\n  - {{name: config, configMap: {{name: settings}}}}\n  - {{name: host, hostPath: {{path: {host}, type: DirectoryOrCreate}}}}\n  initContainers:\n  - name: init\n    image: busybox:1.36\n    command: [sh, -c, \"echo from-init > {mounts}/scratch/note\"]\n    volumeMounts: [{{name: scratch, mountPath: {mounts}/scratch}}]\n  containers:\n  - name: main\n    image: busybox:1.36\n    command: [sh, -c, {script:?}]\n    volumeMounts:\n    - {{name: scratch, mountPath: {mounts}/scratch}}\n    - {{name: config, mountPath: {mounts}/config}}\n    - {{name: host, mountPath: {mounts}/host}}\n"
     );
     apply(&cluster, &manifest);
-    bind(&cluster, "prepared", "node-1");
     let pod = eventually("the app container running", || {
         pod_json(&cluster, "prepared")
             .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
@@ -395,7 +382,6 @@ fn kubectl_logs_current_follow_previous_and_tail() {
             "",
         ),
     );
-    bind(&cluster, "talker", "node-1");
     eventually("the first run's output", || {
         let output = cluster.kubectl(&["logs", "talker"]);
         String::from_utf8_lossy(&output.stdout)
@@ -439,7 +425,6 @@ fn deleting_a_pod_stops_its_processes_gracefully_and_removes_it() {
             "",
         ),
     );
-    bind(&cluster, "graceful", "node-1");
     eventually("running", || {
         pod_json(&cluster, "graceful")
             .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
@@ -486,7 +471,6 @@ fn a_pre_stop_hook_runs_before_the_container_is_signalled() {
         ),
     );
     for pod in ["hooked", "broken-hook"] {
-        bind(&cluster, pod, "node-1");
         eventually("running", || {
             pod_json(&cluster, pod)
                 .filter(|pod| pod["status"]["containerStatuses"][0]["state"]["running"].is_object())
@@ -515,8 +499,6 @@ fn a_stopped_agent_leaves_pods_running_and_its_return_adopts_them() {
         &cluster,
         &busybox_pod("doomed", "while true; do sleep 0.2; done", ""),
     );
-    bind(&cluster, "keeper", "node-1");
-    bind(&cluster, "doomed", "node-1");
     let pid_of = |pod: &str| container_pid(&cluster, pod);
     let keeper_pid = eventually("keeper running", || pid_of("keeper"));
     eventually("doomed running", || pid_of("doomed"));
@@ -600,7 +582,6 @@ fn an_unknown_image_waits_in_image_pull_back_off() {
         &cluster,
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: mystery\nspec:\n  containers:\n  - {name: main, image: no-such-image:v9}\n",
     );
-    bind(&cluster, "mystery", "node-1");
     eventually("ImagePullBackOff", || {
         let table = cluster.ok(&["get", "pod", "mystery"]);
         table.contains("ImagePullBackOff").then_some(())
@@ -656,9 +637,10 @@ fn fake_nodes_register_ready_and_keep_their_leases_fresh() {
         &cluster,
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: simulated\nspec:\n  containers:\n  - {name: main, image: anything:v1}\n",
     );
-    bind(&cluster, "simulated", "sim-7");
-    eventually("the simulated pod to be Ready", || {
+    let pod = eventually("the scheduled simulated pod to be Ready", || {
         pod_json(&cluster, "simulated")
             .filter(|pod| condition(pod, "Ready").as_deref() == Some("True"))
     });
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+    assert!(node.starts_with("sim-"), "placed on {node:?}");
 }

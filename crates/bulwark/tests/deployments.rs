@@ -1,8 +1,7 @@
 //! The Deployment controller end to end: a real `bulwark server` runs the controllers, pods run on
 //! fake nodes (`bulwark agent --fake-nodes`) or, where an image must fail to pull, on a real
-//! process node (`bulwark up`). There is no scheduler on this branch, so a [`Binder`] plays its
-//! part: it binds every unbound pod to a node through `pods/binding`, round robin, and nothing
-//! else. Everything is driven with the real kubectl.
+//! process node (`bulwark up`); the control plane's scheduler places them. Everything is driven
+//! with the real kubectl.
 
 mod common;
 
@@ -11,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    Binder, Cluster, DEADLINE, FakeNodes, apply, eventually, http_request, is_ready, name,
-    pods_list, start_fake_nodes, terminating,
+    Cluster, DEADLINE, FakeNodes, apply, eventually, http_request, is_ready, name, pods_list,
+    terminating,
 };
 use serde_json::Value;
 
@@ -46,12 +45,14 @@ spec:
         image: web:v1
 "#;
 
-/// A cluster with three fake nodes and the binder running.
-fn cluster_with_fake_nodes() -> (Cluster, FakeNodes, Binder) {
+/// A cluster (with its scheduler) and three Ready fake nodes (`--profile fast`), one per zone
+/// (the seed's payment-service spreads over zones and cannot use a node without one).
+fn cluster_with_fake_nodes() -> (Cluster, FakeNodes) {
     let cluster = Cluster::start();
-    let (nodes, names) = start_fake_nodes(&cluster, 3);
-    let binder = Binder::start(cluster.port, names);
-    (cluster, nodes, binder)
+    let zones = ["--profile", "fast", "--zone", "zone-a,zone-b,zone-c"];
+    let nodes = FakeNodes::spawn(&cluster, 3, &zones);
+    cluster.wait_for_ready_nodes(3);
+    (cluster, nodes)
 }
 
 fn wait_ready(cluster: &Cluster, selector: &str, count: usize) -> Vec<String> {
@@ -94,7 +95,7 @@ fn rollout_status(cluster: &Cluster, name: &str) {
 
 #[test]
 fn a_deleted_deployment_pod_is_replaced() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     let pods = wait_ready(&cluster, "app=web", 3);
     let rs = json_of(&cluster, &["get", "rs", "-l", "app=web", "-o", "json"]);
@@ -135,7 +136,7 @@ fn a_deleted_deployment_pod_is_replaced() {
 
 #[test]
 fn kubectl_scale_of_a_deployment_converges_up_and_down() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     wait_ready(&cluster, "app=web", 3);
     cluster.ok(&["scale", "deployment", "web", "--replicas=7"]);
@@ -164,7 +165,7 @@ fn kubectl_scale_of_a_deployment_converges_up_and_down() {
 
 #[test]
 fn a_rolling_update_of_payment_service_with_max_unavailable_zero_keeps_every_replica_ready() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     let seed = common::seed_manifest("payment-service.yaml");
     cluster.ok(&["apply", "-f", seed.to_str().expect("path")]);
     let declared = 6;
@@ -264,7 +265,7 @@ fn template_image(cluster: &Cluster, name: &str) -> String {
 
 #[test]
 fn rollout_history_undo_pause_resume_and_restart() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     rollout_status(&cluster, "web");
     cluster.ok(&["set", "image", "deployment/web", "web=web:v2"]);
@@ -349,7 +350,7 @@ fn rollout_history_undo_pause_resume_and_restart() {
 
 #[test]
 fn revision_history_limit_keeps_only_that_many_old_replicasets() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(
         &cluster,
         &WEB.replace("replicas: 3", "replicas: 1\n  revisionHistoryLimit: 1"),
@@ -387,7 +388,6 @@ fn revision_history_limit_keeps_only_that_many_old_replicasets() {
 fn a_rollout_whose_pods_never_get_ready_stops_at_its_progress_deadline_while_old_pods_serve() {
     // A real process node: an unknown image waits in ImagePullBackOff and is never ready.
     let cluster = Cluster::up(1, &[]);
-    let _binder = Binder::start(cluster.port, vec!["node-1".into()]);
     let manifest = r#"
 apiVersion: apps/v1
 kind: Deployment
@@ -452,7 +452,7 @@ fn count(cluster: &Cluster, kind: &str, selector: &str) -> usize {
 
 #[test]
 fn deleting_a_deployment_deletes_its_replicasets_and_pods() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     wait_ready(&cluster, "app=web", 3);
     cluster.ok(&["delete", "deployment", "web"]);
@@ -464,7 +464,7 @@ fn deleting_a_deployment_deletes_its_replicasets_and_pods() {
 
 #[test]
 fn cascade_orphan_keeps_replicasets_and_pods_without_the_owner_reference() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     let pods = wait_ready(&cluster, "app=web", 3);
     cluster.ok(&["delete", "deployment", "web", "--cascade=orphan"]);
@@ -496,7 +496,7 @@ fn cascade_orphan_keeps_replicasets_and_pods_without_the_owner_reference() {
 
 #[test]
 fn foreground_deletion_holds_the_deployment_until_its_dependents_are_gone() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     wait_ready(&cluster, "app=web", 3);
     let (code, body) = http_request(
@@ -538,7 +538,7 @@ fn foreground_deletion_holds_the_deployment_until_its_dependents_are_gone() {
 
 #[test]
 fn kubectl_delete_cascade_foreground_removes_everything() {
-    let (cluster, _nodes, _binder) = cluster_with_fake_nodes();
+    let (cluster, _nodes) = cluster_with_fake_nodes();
     apply(&cluster, WEB);
     wait_ready(&cluster, "app=web", 3);
     cluster.ok(&[

@@ -1,6 +1,6 @@
 //! Services end to end: cluster IPs allocated at admission (`--service-cluster-ip-range`), and
 //! the Endpoints and EndpointSlice controllers, driven with the real kubectl and kube clients
-//! against a real `bulwark server` whose pods run on fake nodes.
+//! against a real `bulwark server` (with its scheduler) whose pods run on fake or real nodes.
 
 mod common;
 
@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    Binder, Cluster, DEADLINE, apply, demo_admin, eventually, is_ready, start_fake_nodes,
-    terminating,
+    Cluster, DEADLINE, apply, demo_admin, eventually, is_ready, start_fake_nodes, terminating,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Endpoints;
@@ -519,8 +518,7 @@ const PAYMENT_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name:
 #[test]
 fn a_rolling_update_of_payment_service_never_drops_ready_endpoints() {
     let cluster = Cluster::start();
-    let (_nodes, node_names) = start_fake_nodes(&cluster, 3);
-    let _binder = Binder::start(cluster.port, node_names);
+    let (_nodes, _) = start_fake_nodes(&cluster, 3);
     apply(&cluster, PAYMENT_SERVICE);
     let seed = common::seed_manifest("payment-service.yaml");
     cluster.ok(&["apply", "-f", seed.to_str().expect("path")]);
@@ -659,8 +657,7 @@ fn a_relabelled_pod_leaves_the_endpoints() {
 #[test]
 fn many_pods_fill_slices_of_at_most_a_hundred() {
     let cluster = Cluster::start();
-    let (_nodes, node_names) = start_fake_nodes(&cluster, 3);
-    let _binder = Binder::start(cluster.port, node_names);
+    let (_nodes, _) = start_fake_nodes(&cluster, 3);
     apply(&cluster, &service_manifest("crowd", None));
     apply(
         &cluster,

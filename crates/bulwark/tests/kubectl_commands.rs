@@ -277,7 +277,8 @@ fn json_patch_applies_operations_in_order_and_fails_whole() {
 
 #[test]
 fn replace_stores_the_whole_object_and_refuses_a_stale_one() {
-    let cluster = Cluster::start();
+    // Without controllers: a Deployment controller writing status would make the read stale.
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     apply_seed(&cluster, "payment-service.yaml");
     let live = cluster.ok(&["get", "deployment", "payment-service", "-o", "yaml"]);
     let edited = live.replacen("  replicas: 6", "  replicas: 4", 1);

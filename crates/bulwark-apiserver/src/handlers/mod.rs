@@ -7,6 +7,7 @@ pub mod list;
 pub mod patch;
 pub mod pod_log;
 pub mod print;
+pub mod priority;
 pub mod subresource;
 pub mod watch;
 pub mod write;

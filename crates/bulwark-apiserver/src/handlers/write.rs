@@ -221,6 +221,9 @@ pub async fn create_object(
     if let Some(namespace) = path.namespace.as_deref() {
         admit_namespace(server, info, namespace, &object).await?;
     }
+    if info.group.is_empty() && info.plural == "pods" {
+        super::priority::admit(server, &mut object)?;
+    }
     prepare_create(server, info, &mut object, options)?;
     object::check_nesting(&object)?;
     let reservation =

@@ -87,9 +87,18 @@ pub struct LeaderConfig {
 impl LeaderConfig {
     /// kube-controller-manager's defaults: 15 s lease, 10 s renew deadline, 2 s retry.
     pub fn controller_manager(identity: String) -> Self {
+        Self::kube_system("bulwark-controller-manager", identity)
+    }
+
+    /// kube-scheduler's lease, with the same defaults as the controller manager's.
+    pub fn scheduler(identity: String) -> Self {
+        Self::kube_system("bulwark-scheduler", identity)
+    }
+
+    fn kube_system(name: &str, identity: String) -> Self {
         Self {
             namespace: "kube-system".into(),
-            name: "bulwark-controller-manager".into(),
+            name: name.into(),
             identity,
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
@@ -212,6 +221,46 @@ impl LeaderElector {
         {
             tracing::warn!(%error, "cannot release the leader lease");
         }
+    }
+}
+
+/// Runs `work` while this candidate holds the lease, until `shutdown` resolves: waits to become
+/// leader, starts `work` with a stop signal, and signals it to stop when the lease is lost (then
+/// stands by for the lease again) or on shutdown (then releases the lease so a standby can take
+/// over at once). `work` must return soon after its stop signal.
+pub async fn lead<Work, Running>(
+    client: kube::Client,
+    config: LeaderConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()>,
+    work: Work,
+) where
+    Work: Fn(super::StopSignal) -> Running,
+    Running: std::future::Future<Output = ()> + Send + 'static,
+{
+    let name = config.name.clone();
+    let elector = LeaderElector::new(client, config, clock);
+    futures::pin_mut!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = elector.acquire() => {}
+        }
+        let (stop_sender, stop) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(work(stop));
+        let shutting_down = tokio::select! {
+            _ = &mut shutdown => true,
+            _ = elector.hold() => false,
+        };
+        let _ = stop_sender.send(true);
+        if let Err(error) = running.await {
+            tracing::warn!(%error, lease = %name, "a leader's task failed");
+        }
+        if shutting_down {
+            elector.release().await;
+            return;
+        }
+        tracing::warn!(lease = %name, "lost the leader lease; stopped, standing by");
     }
 }
 

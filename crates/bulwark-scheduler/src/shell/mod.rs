@@ -179,8 +179,23 @@ where
         while let Some(item) = stream.next().await {
             let event = match item {
                 Ok(event) => event,
+                Err(error) if !synced && not_served(&error) => {
+                    // Nothing of a kind the server does not serve exists, so its (empty) list
+                    // is complete; the watch keeps retrying in case the kind appears.
+                    tracing::debug!(
+                        kind = std::any::type_name::<K>(),
+                        "kind not served; treated as empty"
+                    );
+                    synced = true;
+                    if inputs.send(Input::Synced).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 Err(error) => {
-                    tracing::warn!(%error, kind = std::any::type_name::<K>(), "scheduler watch failed; retrying");
+                    if !not_served(&error) {
+                        tracing::warn!(%error, kind = std::any::type_name::<K>(), "scheduler watch failed; retrying");
+                    }
                     continue;
                 }
             };
@@ -196,6 +211,14 @@ where
             }
         }
     })
+}
+
+/// A list answered 404: the API server does not serve this kind.
+fn not_served(error: &watcher::Error) -> bool {
+    matches!(
+        error,
+        watcher::Error::InitialListFailed(kube::Error::Api(status)) if status.code == 404
+    )
 }
 
 struct Scheduler {
@@ -428,8 +451,10 @@ impl Scheduler {
         self.queue.unschedulable(&info.key, now);
     }
 
-    /// Nominates the node and evicts the victims; their deletion moves the pod back to active.
-    fn start_preemption(&self, info: &PodInfo, node: &str, victims: &[PodKey]) {
+    /// Nominates the node (in the snapshot at once, so that pods of lower priority cannot take
+    /// the room being freed) and evicts the victims; their deletion moves the pod back to active.
+    fn start_preemption(&mut self, info: &PodInfo, node: &str, victims: &[PodKey]) {
+        self.state.snapshot.nominate(info, node);
         let victims: Vec<Arc<Pod>> = victims
             .iter()
             .filter_map(|key| {
@@ -475,8 +500,13 @@ impl Scheduler {
         let writer = self.writer.clone();
         let pod = info.pod.clone();
         tokio::spawn(async move {
-            if let Err(error) = writer.mark_unschedulable(&pod, &message).await {
-                tracing::warn!(%error, pod = ?pod.metadata.name, "cannot set PodScheduled=False");
+            match writer.mark_unschedulable(&pod, &message).await {
+                Ok(()) => {}
+                // The pod changed since it was considered; its update queues it again.
+                Err(kube::Error::Api(status)) if status.code == 409 => return,
+                Err(error) => {
+                    tracing::warn!(%error, pod = ?pod.metadata.name, "cannot set PodScheduled=False")
+                }
             }
             writer
                 .event(

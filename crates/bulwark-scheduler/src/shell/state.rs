@@ -235,10 +235,15 @@ impl ClusterState {
             Some("Succeeded" | "Failed")
         );
         if terminating || !ours || finished {
+            self.snapshot.clear_nomination(&key);
             return Effects {
                 removals: vec![key],
                 ..Effects::default()
             };
+        }
+        match nominated_node(&info.pod) {
+            Some(node) => self.snapshot.nominate(&info, node),
+            None => self.snapshot.clear_nomination(&key),
         }
         Effects {
             upserts: vec![info],
@@ -248,6 +253,7 @@ impl ClusterState {
 
     fn delete_pod(&mut self, key: &PodKey) -> Effects {
         self.pods.forget(key);
+        self.snapshot.clear_nomination(key);
         self.assumed.remove(key);
         let freed = self.snapshot.remove_pod(key).is_some();
         Effects {
@@ -295,7 +301,7 @@ impl ClusterState {
         match change {
             Change::Upsert(class) => {
                 self.class_names.seen(&key_of(&class.metadata));
-                self.classes.upsert(&class);
+                crate::priority::upsert(&mut self.classes, &class);
             }
             Change::Delete(class) => {
                 let key = key_of(&class.metadata);
@@ -466,6 +472,13 @@ impl OwnerSelector {
 
 /// Whether a node update may let pending pods fit: it became schedulable, or its labels, taints
 /// or allocatable resources changed (heartbeats and condition updates do not count).
+fn nominated_node(pod: &Pod) -> Option<&str> {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.nominated_node_name.as_deref())
+        .filter(|node| !node.is_empty())
+}
+
 fn node_change_matters(old: &Node, new: &Node) -> bool {
     let spec = |n: &Node| {
         n.spec

@@ -69,7 +69,9 @@ impl Writer {
             .map(drop)
     }
 
-    /// `PodScheduled=False`, reason `Unschedulable`, with the scheduler's explanation.
+    /// `PodScheduled=False`, reason `Unschedulable`, with the scheduler's explanation — only on
+    /// the version of the pod that was considered (a 409 otherwise): a pod bound or changed
+    /// meanwhile must not be labelled with a stale verdict.
     pub async fn mark_unschedulable(&self, pod: &Pod, message: &str) -> Result<(), kube::Error> {
         let condition = json!({
             "type": "PodScheduled",
@@ -79,8 +81,11 @@ impl Writer {
             "lastProbeTime": null,
             "lastTransitionTime": format_time(self.clock.now()),
         });
-        self.patch_status(pod, json!({"status": {"conditions": [condition]}}))
-            .await
+        let patch = json!({
+            "metadata": {"resourceVersion": pod.resource_version()},
+            "status": {"conditions": [condition]},
+        });
+        self.patch_status(pod, patch).await
     }
 
     /// `status.nominatedNodeName`: where the pod waits for its victims to leave.

@@ -5,9 +5,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Generous: the machine may be busy compiling; correctness never depends on speed.
@@ -346,13 +343,24 @@ impl FakeNodes {
             .args(["--fake-nodes", &count.to_string()])
             .args(args)
             .arg("--data-dir")
-            .arg(cluster.data_dir().join("fake-agent"))
+            .arg(fresh_dir(&cluster.data_dir(), "fake-agent"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn fake nodes");
         FakeNodes(child)
     }
+}
+
+/// Creates and returns `base/name`, or `base/name-2`, `-3`, … if taken: each agent of a
+/// cluster keeps its own state.
+fn fresh_dir(base: &Path, name: &str) -> PathBuf {
+    let dir = std::iter::once(base.join(name))
+        .chain((2..).map(|n| base.join(format!("{name}-{n}"))))
+        .find(|dir| !dir.exists())
+        .expect("an unused directory name");
+    std::fs::create_dir_all(&dir).expect("agent data directory");
+    dir
 }
 
 impl Drop for FakeNodes {
@@ -390,55 +398,11 @@ pub fn name(pod: &serde_json::Value) -> String {
         .to_string()
 }
 
-/// The scheduler's part, and only that (for tests on a control plane without one): binds each unbound, live pod to one of `nodes`.
-pub struct Binder {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Binder {
-    pub fn start(port: u16, nodes: Vec<String>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let next = AtomicUsize::new(0);
-            let started = Instant::now();
-            // Bounded: a test never runs longer than a few deadlines.
-            while !flag.load(Ordering::Relaxed) && started.elapsed() < DEADLINE * 5 {
-                for pod in pods_list(port, "") {
-                    let unbound = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
-                    if unbound && !terminating(&pod) {
-                        let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
-                        bind(port, &name(&pod), node);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Binder {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Binder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn bind(port: u16, pod: &str, node: &str) {
-    // A pod deleted meanwhile or bound by an earlier pass answers 404/409: nothing to do.
-    let _ = bind_pod(port, pod, node);
-}
-
-/// `--fake-nodes COUNT --profile fast`, Ready, and their names.
+/// `--fake-nodes COUNT --profile fast` over zones a, b and c, Ready, and their names.
 pub fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
-    let nodes = FakeNodes::spawn(cluster, count, &["--profile", "fast"]);
+    // One per zone, round robin (the seed's manifests spread over zones).
+    let args = ["--profile", "fast", "--zone", "zone-a,zone-b,zone-c"];
+    let nodes = FakeNodes::spawn(cluster, count, &args);
     cluster.wait_for_ready_nodes(count);
     let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
     (nodes, names)
