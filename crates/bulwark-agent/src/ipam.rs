@@ -11,32 +11,20 @@
 //! `restore`) when an agent or the control plane restarts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::net::Ipv4Addr;
-use std::str::FromStr;
+
+pub use bulwark_core::net::{CidrError, Ipv4Cidr};
 
 /// The pod network: `127.128.0.0/9`.
-pub const POD_NETWORK: Ipv4Cidr = Ipv4Cidr {
-    base: Ipv4Addr::new(127, 128, 0, 0),
-    prefix: 9,
-};
+pub const POD_NETWORK: Ipv4Cidr = Ipv4Cidr::containing(Ipv4Addr::new(127, 128, 0, 0), 9);
 
 /// The size of each node's block.
 pub const NODE_PREFIX: u8 = 24;
 
-/// An IPv4 network in CIDR notation, with the host bits zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ipv4Cidr {
-    base: Ipv4Addr,
-    prefix: u8,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IpamError {
-    #[error("{0:?} is not an IPv4 CIDR such as 127.128.0.0/24")]
-    BadCidr(String),
-    #[error("{0} has host bits set; the network is {1}")]
-    HostBitsSet(String, Ipv4Cidr),
+    #[error(transparent)]
+    Cidr(#[from] CidrError),
     #[error("{0} is not a /24 inside the pod network {POD_NETWORK}")]
     NotANodeBlock(Ipv4Cidr),
     #[error("the cluster CIDR {0} must lie inside {POD_NETWORK} and hold at least one /24")]
@@ -49,65 +37,6 @@ pub enum IpamError {
     NotAPodAddress { address: Ipv4Addr, cidr: Ipv4Cidr },
     #[error("{address} is already held by pod {holder}")]
     AddressTaken { address: Ipv4Addr, holder: String },
-}
-
-impl Ipv4Cidr {
-    /// A network from its first address and prefix length; the host bits must be zero.
-    pub fn new(base: Ipv4Addr, prefix: u8) -> Result<Self, IpamError> {
-        if prefix > 32 {
-            return Err(IpamError::BadCidr(format!("{base}/{prefix}")));
-        }
-        let network = Self {
-            base: Ipv4Addr::from(u32::from(base) & mask(prefix)),
-            prefix,
-        };
-        if network.base != base {
-            return Err(IpamError::HostBitsSet(format!("{base}/{prefix}"), network));
-        }
-        Ok(network)
-    }
-
-    pub fn base(&self) -> Ipv4Addr {
-        self.base
-    }
-
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-
-    pub fn contains(&self, address: Ipv4Addr) -> bool {
-        u32::from(address) & mask(self.prefix) == u32::from(self.base)
-    }
-
-    /// The address `offset` places into the network (no bounds check beyond wrapping).
-    fn nth(&self, offset: u32) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.base).wrapping_add(offset))
-    }
-}
-
-fn mask(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-impl FromStr for Ipv4Cidr {
-    type Err = IpamError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || IpamError::BadCidr(text.to_string());
-        let (address, prefix) = text.split_once('/').ok_or_else(bad)?;
-        let address: Ipv4Addr = address.parse().map_err(|_| bad())?;
-        if prefix.is_empty() || prefix.len() > 2 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-        Self::new(address, prefix)
-    }
-}
-
-impl fmt::Display for Ipv4Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.base, self.prefix)
-    }
 }
 
 /// A fixed set of slots `0..size` handed out round-robin.
@@ -184,8 +113,9 @@ impl PodCidrAllocator {
     /// Blocks out of `network`, which must lie inside [`POD_NETWORK`] and hold at least one
     /// `/24` (so two clusters on one machine can keep their pods apart).
     pub fn within(network: Ipv4Cidr) -> Result<Self, IpamError> {
-        let inside = POD_NETWORK.contains(network.base) && network.prefix >= POD_NETWORK.prefix;
-        if !inside || network.prefix > NODE_PREFIX {
+        let inside =
+            POD_NETWORK.contains(network.base()) && network.prefix() >= POD_NETWORK.prefix();
+        if !inside || network.prefix() > NODE_PREFIX {
             return Err(IpamError::BadClusterCidr(network));
         }
         Ok(Self::over(network))
@@ -194,7 +124,7 @@ impl PodCidrAllocator {
     fn over(network: Ipv4Cidr) -> Self {
         Self {
             network,
-            blocks: RoundRobinPool::new(1 << (NODE_PREFIX - network.prefix)),
+            blocks: RoundRobinPool::new(1 << (NODE_PREFIX - network.prefix())),
         }
     }
 
@@ -222,27 +152,24 @@ impl PodCidrAllocator {
     }
 
     fn block_at(&self, index: u32) -> Ipv4Cidr {
-        Ipv4Cidr {
-            base: self.network.nth(index << (32 - NODE_PREFIX)),
-            prefix: NODE_PREFIX,
-        }
+        Ipv4Cidr::containing(self.network.nth(index << (32 - NODE_PREFIX)), NODE_PREFIX)
     }
 
     fn block_index(&self, cidr: Ipv4Cidr) -> Result<u32, IpamError> {
-        if cidr.prefix != NODE_PREFIX || !self.network.contains(cidr.base) {
+        if cidr.prefix() != NODE_PREFIX || !self.network.contains(cidr.base()) {
             return Err(IpamError::NotANodeBlock(cidr));
         }
-        Ok((u32::from(cidr.base) - u32::from(self.network.base)) >> (32 - NODE_PREFIX))
+        Ok((u32::from(cidr.base()) - u32::from(self.network.base())) >> (32 - NODE_PREFIX))
     }
 }
 
 /// The index of a node block in the whole pod network (a block of another cluster CIDR is
 /// still a valid node block).
 fn block_index(cidr: Ipv4Cidr) -> Result<u32, IpamError> {
-    if cidr.prefix != NODE_PREFIX || !POD_NETWORK.contains(cidr.base) {
+    if cidr.prefix() != NODE_PREFIX || !POD_NETWORK.contains(cidr.base()) {
         return Err(IpamError::NotANodeBlock(cidr));
     }
-    Ok((u32::from(cidr.base) - u32::from(POD_NETWORK.base)) >> (32 - NODE_PREFIX))
+    Ok((u32::from(cidr.base()) - u32::from(POD_NETWORK.base())) >> (32 - NODE_PREFIX))
 }
 
 /// The first host offset a pod may get: `.0` is the network, `.1` the node.
@@ -329,7 +256,7 @@ impl PodAddressAllocator {
     }
 
     fn slot_of(&self, address: Ipv4Addr) -> Result<u32, IpamError> {
-        let offset = u32::from(address).wrapping_sub(u32::from(self.cidr.base));
+        let offset = u32::from(address).wrapping_sub(u32::from(self.cidr.base()));
         if !self.cidr.contains(address)
             || !(FIRST_POD_OFFSET..FIRST_POD_OFFSET + POD_ADDRESSES).contains(&offset)
         {
@@ -369,7 +296,7 @@ mod tests {
         }
         assert!(matches!(
             "127.128.3.7/24".parse::<Ipv4Cidr>(),
-            Err(IpamError::HostBitsSet(..))
+            Err(CidrError::HostBitsSet(..))
         ));
         assert_eq!(node_block("0.0.0.0/0").to_string(), "0.0.0.0/0");
     }

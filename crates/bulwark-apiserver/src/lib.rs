@@ -17,12 +17,14 @@ pub mod negotiate;
 pub mod object;
 pub mod pagination;
 pub mod request;
+pub mod service_ips;
 pub mod strategy;
 pub mod view;
 
 use std::sync::Arc;
 
 use bulwark_core::clock::Clock;
+use bulwark_core::net::Ipv4Cidr;
 use bulwark_store::Store;
 
 pub use cache::CacheConfig;
@@ -35,18 +37,40 @@ pub struct ApiServer {
     pub pages: pagination::Pages,
     /// The address clients reach us at, advertised in discovery.
     pub advertise_address: String,
+    /// `--service-cluster-ip-range`: where Services' cluster IPs come from.
+    pub service_ip_range: Ipv4Cidr,
     /// Set once the server is shutting down, so long-running watches end and a graceful
     /// shutdown does not wait for their 30-minute timeouts.
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl ApiServer {
-    /// Loads the watch cache from the store and makes sure the built-in namespaces exist.
+    /// Loads the watch cache from the store and makes sure the built-in namespaces exist;
+    /// Services get their cluster IPs from the default range.
     pub async fn start(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         cache_config: CacheConfig,
         advertise_address: String,
+    ) -> Result<Arc<Self>, bulwark_core::ApiError> {
+        Self::start_with_service_range(
+            store,
+            clock,
+            cache_config,
+            advertise_address,
+            service_ips::DEFAULT_SERVICE_CLUSTER_IP_RANGE,
+        )
+        .await
+    }
+
+    /// [`ApiServer::start`] with Services' cluster IPs from `service_ip_range`; the allocation
+    /// records are repaired against the stored Services first.
+    pub async fn start_with_service_range(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        cache_config: CacheConfig,
+        advertise_address: String,
+        service_ip_range: Ipv4Cidr,
     ) -> Result<Arc<Self>, bulwark_core::ApiError> {
         let cache = cache::WatchCache::start(Arc::clone(&store), cache_config).await?;
         let server = Arc::new(Self {
@@ -55,8 +79,10 @@ impl ApiServer {
             clock,
             pages: pagination::Pages::default(),
             advertise_address,
+            service_ip_range,
             stopping: tokio::sync::watch::channel(false).0,
         });
+        service_ips::repair(&server).await?;
         handlers::bootstrap::ensure_system_namespaces(&server).await?;
         Ok(server)
     }

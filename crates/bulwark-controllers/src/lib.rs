@@ -7,6 +7,8 @@
 
 pub mod cronjob;
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod gc;
 pub mod job;
 pub mod labels;
@@ -64,6 +66,7 @@ async fn run_controllers(shared: Shared) {
         job::shell::run(shared.clone()),
         job::ttl::run(shared.clone()),
         cronjob::shell::run(shared.clone()),
+        endpoints::shell::run(shared.clone()),
         gc::shell::run(shared),
     );
 }

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cron;
 pub mod error;
 pub mod names;
+pub mod net;
 pub mod priority;
 pub mod quantity;
 pub mod resource;

@@ -47,6 +47,9 @@ pub struct ServerArgs {
     /// clusters on one machine keep their pod addresses apart by using different ones.
     #[arg(long, default_value = "127.128.0.0/9")]
     pub cluster_cidr: bulwark_agent::ipam::Ipv4Cidr,
+    /// The range Services' cluster IPs are allocated from (IPv4).
+    #[arg(long, default_value = "127.96.0.0/12")]
+    pub service_cluster_ip_range: bulwark_core::net::Ipv4Cidr,
 }
 
 /// A running control plane.
@@ -91,11 +94,12 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         ring_events: args.watch_cache_events.max(1),
         ..CacheConfig::default()
     };
-    let server = ApiServer::start(
+    let server = ApiServer::start_with_service_range(
         Arc::clone(&store),
         Arc::new(SystemClock),
         cache_config,
         address.to_string(),
+        args.service_cluster_ip_range,
     )
     .await
     .map_err(|error| anyhow::anyhow!("cannot start the API server: {}", error.message))?;

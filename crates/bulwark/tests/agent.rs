@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, FakeNodes, apply, eventually};
+use common::{Cluster, FakeNodes, apply, demo_admin, eventually};
 use serde_json::Value;
 
 fn pod_json(cluster: &Cluster, pod: &str) -> Option<Value> {
@@ -40,23 +40,6 @@ fn waiting_reason(pod: &Value) -> Option<String> {
 }
 
 /// POST to the demo service's admin API on the pod's own address.
-fn demo_admin(pod: &Value, path: &str) {
-    use std::io::{Read, Write};
-    let ip = pod["status"]["podIP"].as_str().expect("pod IP");
-    let mut stream = std::net::TcpStream::connect((ip, 8080)).expect("connect to the demo");
-    stream
-        .set_read_timeout(Some(common::DEADLINE))
-        .expect("timeout");
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .expect("send");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
-}
-
 /// The pid of the pod's first container on node-1, from the runtime's state file (what the
 /// agent adopts after a restart).
 fn container_pid(cluster: &Cluster, pod: &str) -> Option<String> {

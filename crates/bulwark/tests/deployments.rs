@@ -9,32 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, DEADLINE, FakeNodes, apply, eventually, http_get, http_request};
+use common::{
+    Cluster, DEADLINE, FakeNodes, apply, eventually, http_request, is_ready, name, pods_list,
+    terminating,
+};
 use serde_json::Value;
 
 fn json_of(cluster: &Cluster, args: &[&str]) -> Value {
     serde_json::from_str(&cluster.ok(args)).expect("kubectl -o json output")
-}
-
-fn pods_list(port: u16, selector: &str) -> Vec<Value> {
-    let path = format!("/api/v1/namespaces/default/pods?labelSelector={selector}");
-    let Some((200, body)) = http_get(port, &path) else {
-        return vec![];
-    };
-    let list: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-fn terminating(pod: &Value) -> bool {
-    !pod["metadata"]["deletionTimestamp"].is_null()
 }
 
 /// Ready, not terminating pods matching `selector`.
@@ -43,13 +25,6 @@ fn ready_pods(port: u16, selector: &str) -> Vec<Value> {
         .into_iter()
         .filter(|p| is_ready(p) && !terminating(p))
         .collect()
-}
-
-fn name(pod: &Value) -> String {
-    pod["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 const WEB: &str = r#"

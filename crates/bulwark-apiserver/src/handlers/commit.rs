@@ -42,7 +42,11 @@ pub async fn compare_and_swap(
     };
     match outcome {
         Ok(new_revision) => {
+            let removed = matches!(commit, Commit::Remove(_));
             let (Commit::Update(mut written) | Commit::Remove(mut written)) = commit;
+            if removed {
+                crate::service_ips::release(server, info, &written).await;
+            }
             object::set_resource_version(&mut written, new_revision);
             Ok(Some(written))
         }

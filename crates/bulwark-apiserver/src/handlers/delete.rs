@@ -251,10 +251,24 @@ pub async fn delete_object(
             return Ok(object);
         }
         if let Some(written) = compare_and_swap(server, info, &key, name, revision, commit).await? {
+            await_namespace_in_cache(server, info, &written).await;
             return Ok(written);
         }
     }
     Err(too_many_conflicts(info, name))
+}
+
+/// Namespace admission reads the cache: once a client is told its namespace is terminating, a
+/// create it sends next must see that (upstream keeps a live-lookup list of recently deleted
+/// namespaces for the same reason). Waiting is bounded; a slow cache only delays the answer.
+async fn await_namespace_in_cache(server: &ApiServer, info: &ResourceInfo, written: &Value) {
+    let is_namespace = info.group.is_empty() && info.plural == "namespaces";
+    if let (true, Some(revision)) = (is_namespace, object::resource_version(written)) {
+        let _ = server
+            .cache
+            .wait_for(revision, std::time::Duration::from_secs(5))
+            .await;
+    }
 }
 
 /// Adds `finalizer` unless present; says whether it did.

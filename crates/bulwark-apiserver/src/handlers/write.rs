@@ -226,10 +226,16 @@ pub async fn create_object(
     }
     prepare_create(server, info, &mut object, options)?;
     object::check_nesting(&object)?;
+    let reservation =
+        crate::service_ips::reserve(server, info, &mut object, options.dry_run).await?;
     if options.dry_run {
         return Ok(object);
     }
-    commit_create(server, info, path.namespace.as_deref(), object).await
+    let created = commit_create(server, info, path.namespace.as_deref(), object).await;
+    if created.is_err() {
+        reservation.cancel(server).await;
+    }
+    created
 }
 
 /// The server-managed metadata a new object gets, then defaults and validation.
@@ -470,11 +476,20 @@ pub async fn guaranteed_update(
     for _ in 0..MAX_ATTEMPTS {
         let (current, revision) = read_current(server, path).await?;
         let proposed = propose(&current)?;
-        let next = prepare_update(server, info, path, target, &current, proposed, options)?;
+        let mut next = prepare_update(server, info, path, target, &current, proposed, options)?;
         if same_object(&next, &current) {
             return Ok(current);
         }
         object::check_nesting(&next)?;
+        // A Service turning from ExternalName into one with a cluster IP gets its address now.
+        let reservation = crate::service_ips::reserve_on_update(
+            server,
+            info,
+            &current,
+            &mut next,
+            options.dry_run,
+        )
+        .await?;
         if options.dry_run {
             return Ok(next);
         }
@@ -483,8 +498,16 @@ pub async fn guaranteed_update(
         } else {
             Commit::Update(next)
         };
-        if let Some(written) = compare_and_swap(server, info, &key, name, revision, commit).await? {
-            return Ok(written);
+        match compare_and_swap(server, info, &key, name, revision, commit).await {
+            Ok(Some(written)) => {
+                crate::service_ips::release_replaced(server, info, &current, &written).await;
+                return Ok(written);
+            }
+            Ok(None) => reservation.cancel(server).await,
+            Err(error) => {
+                reservation.cancel(server).await;
+                return Err(error);
+            }
         }
     }
     Err(too_many_conflicts(info, name))

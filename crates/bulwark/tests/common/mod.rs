@@ -370,6 +370,60 @@ impl Drop for FakeNodes {
     }
 }
 
+pub fn pods_list(port: u16, selector: &str) -> Vec<serde_json::Value> {
+    let path = format!("/api/v1/namespaces/default/pods?labelSelector={selector}");
+    let Some((200, body)) = http_get(port, &path) else {
+        return vec![];
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+pub fn is_ready(pod: &serde_json::Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+pub fn terminating(pod: &serde_json::Value) -> bool {
+    !pod["metadata"]["deletionTimestamp"].is_null()
+}
+
+pub fn name(pod: &serde_json::Value) -> String {
+    pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `--fake-nodes COUNT --profile fast` over zones a, b and c, Ready, and their names.
+pub fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
+    // One per zone, round robin (the seed's manifests spread over zones).
+    let args = ["--profile", "fast", "--zone", "zone-a,zone-b,zone-c"];
+    let nodes = FakeNodes::spawn(cluster, count, &args);
+    cluster.wait_for_ready_nodes(count);
+    let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
+    (nodes, names)
+}
+
+/// POSTs to a `bulwark/demo` pod's admin endpoint on port 8080 (`/admin/ready?fail=true`, …).
+pub fn demo_admin(pod: &serde_json::Value, path: &str) {
+    use std::io::{Read, Write};
+    let ip = pod["status"]["podIP"].as_str().expect("pod IP");
+    let mut stream = std::net::TcpStream::connect((ip, 8080)).expect("connect to the demo");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+}
+
 /// A minimal HTTP/1.1 GET over loopback: (status code, body).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http_request(port, "GET", path, &[], "")
