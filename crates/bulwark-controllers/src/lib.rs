@@ -5,6 +5,7 @@
 //! Lease, runs every controller while it leads, and stops them cleanly on shutdown or when the
 //! lease is lost.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod gc;
 pub mod labels;
@@ -78,6 +79,7 @@ async fn run_controllers(shared: Shared) {
     futures::join!(
         replicaset::shell::run(shared.clone()),
         deployment::shell::run(shared.clone()),
+        daemonset::shell::run(shared.clone()),
         gc::shell::run(shared),
     );
 }
