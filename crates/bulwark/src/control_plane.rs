@@ -44,6 +44,12 @@ pub struct ServerArgs {
     /// clusters on one machine keep their pod addresses apart by using different ones.
     #[arg(long, default_value = "127.128.0.0/9")]
     pub cluster_cidr: bulwark_agent::ipam::Ipv4Cidr,
+    /// Terminated pods (Succeeded or Failed) kept before pod GC deletes the oldest; 0 keeps all.
+    #[arg(long, default_value_t = 12_500)]
+    pub terminated_pod_gc_threshold: usize,
+    /// How long pod GC waits before deleting the pods of a node that no longer exists (seconds).
+    #[arg(long, default_value_t = 40)]
+    pub pod_gc_orphan_quarantine_seconds: u64,
 }
 
 /// A running control plane.
@@ -53,6 +59,7 @@ pub struct ControlPlane {
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
     controllers_enabled: bool,
+    controller_settings: bulwark_controllers::Settings,
 }
 
 fn store_spec(args: &ServerArgs) -> Result<String> {
@@ -103,6 +110,10 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         listener,
         store,
         controllers_enabled: !args.disable_controllers,
+        controller_settings: bulwark_controllers::Settings {
+            terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+            orphan_pod_quarantine: Duration::from_secs(args.pod_gc_orphan_quarantine_seconds),
+        },
     })
 }
 
@@ -151,7 +162,10 @@ impl ControlPlane {
     pub async fn serve_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let store = Arc::clone(&self.store);
         let controllers = match self.controllers_enabled {
-            true => Some(crate::controllers::start(self.address)?),
+            true => Some(crate::controllers::start(
+                self.address,
+                self.controller_settings.clone(),
+            )?),
             false => None,
         };
         // The controllers stop first: their watches would otherwise hold the drain open.

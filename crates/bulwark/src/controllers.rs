@@ -21,7 +21,7 @@ pub struct Controllers {
 /// How long shutdown waits for controllers to finish their reconciles and release the lease.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-pub fn start(address: SocketAddr) -> Result<Controllers> {
+pub fn start(address: SocketAddr, settings: bulwark_controllers::Settings) -> Result<Controllers> {
     let url = format!("http://{address}");
     let config = kube::Config::new(
         url.parse()
@@ -35,6 +35,7 @@ pub fn start(address: SocketAddr) -> Result<Controllers> {
         client,
         Arc::new(SystemClock),
         LeaderConfig::controller_manager(identity),
+        settings,
         async move {
             let _ = stopped.await;
         },

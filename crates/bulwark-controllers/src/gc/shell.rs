@@ -1,11 +1,12 @@
-//! The garbage collector's I/O: caches of Deployments, ReplicaSets and Pods, a sweep over them
+//! The garbage collector's I/O: caches of Deployments, ReplicaSets, DaemonSets,
+//! ControllerRevisions and Pods, a sweep over them
 //! a few times a second, and the writes `core` asks for. Before anything is deleted or released
 //! because its owner is missing from the cache, the owner's absence is confirmed with a live read
 //! (the cache may simply not have seen a new owner yet).
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy};
@@ -23,6 +24,8 @@ const SWEEP_PERIOD: Duration = Duration::from_millis(300);
 struct Caches {
     deployments: Store<Deployment>,
     sets: Store<ReplicaSet>,
+    daemon_sets: Store<DaemonSet>,
+    revisions: Store<ControllerRevision>,
     pods: Store<Pod>,
 }
 
@@ -30,14 +33,28 @@ impl Caches {
     fn nodes(&self) -> Vec<Node> {
         let deployments = self.deployments.state();
         let sets = self.sets.state();
+        let daemon_sets = self.daemon_sets.state();
+        let revisions = self.revisions.state();
         let pods = self.pods.state();
-        let mut nodes = Vec::with_capacity(deployments.len() + sets.len() + pods.len());
+        let mut nodes = Vec::with_capacity(
+            deployments.len() + sets.len() + daemon_sets.len() + revisions.len() + pods.len(),
+        );
         nodes.extend(
             deployments
                 .iter()
                 .map(|d| Node::new("Deployment", &d.metadata)),
         );
         nodes.extend(sets.iter().map(|rs| Node::new("ReplicaSet", &rs.metadata)));
+        nodes.extend(
+            daemon_sets
+                .iter()
+                .map(|ds| Node::new("DaemonSet", &ds.metadata)),
+        );
+        nodes.extend(
+            revisions
+                .iter()
+                .map(|r| Node::new("ControllerRevision", &r.metadata)),
+        );
         nodes.extend(pods.iter().map(|p| Node::new("Pod", &p.metadata)));
         nodes
     }
@@ -48,6 +65,8 @@ pub async fn run(shared: Shared) {
     let caches = Caches {
         deployments: informer(Api::all(client.clone()), shared.stop.clone()).await,
         sets: informer(Api::all(client.clone()), shared.stop.clone()).await,
+        daemon_sets: informer(Api::all(client.clone()), shared.stop.clone()).await,
+        revisions: informer(Api::all(client.clone()), shared.stop.clone()).await,
         pods: informer(Api::all(client.clone()), shared.stop.clone()).await,
     };
     let mut stop = shared.stop.clone();
@@ -115,6 +134,7 @@ async fn all_gone(
         let uid = match owner.kind.as_str() {
             "Deployment" => live_uid::<Deployment>(client, target, &owner.name).await?,
             "ReplicaSet" => live_uid::<ReplicaSet>(client, target, &owner.name).await?,
+            "DaemonSet" => live_uid::<DaemonSet>(client, target, &owner.name).await?,
             "Pod" => live_uid::<Pod>(client, target, &owner.name).await?,
             _ => return Ok(false),
         };
@@ -175,6 +195,8 @@ async fn with_kind(client: &Client, target: &Target, op: Op<'_>) -> Result<(), k
     match target.kind.as_str() {
         "Deployment" => apply::<Deployment>(client, target, op).await,
         "ReplicaSet" => apply::<ReplicaSet>(client, target, op).await,
+        "DaemonSet" => apply::<DaemonSet>(client, target, op).await,
+        "ControllerRevision" => apply::<ControllerRevision>(client, target, op).await,
         "Pod" => apply::<Pod>(client, target, op).await,
         _ => Ok(()),
     }
