@@ -338,12 +338,23 @@ pub struct FakeNodes(Child);
 impl FakeNodes {
     /// Starts the simulated nodes; the caller waits for them as its scale requires.
     pub fn spawn(cluster: &Cluster, count: usize, args: &[&str]) -> Self {
+        Self::spawn_in(cluster, count, "fake-agent", args)
+    }
+
+    /// Another set of simulated nodes beside the first, named `PREFIX-1`…`PREFIX-COUNT`.
+    pub fn spawn_named(cluster: &Cluster, count: usize, prefix: &str, args: &[&str]) -> Self {
+        let mut all = vec!["--name-prefix", prefix];
+        all.extend_from_slice(args);
+        Self::spawn_in(cluster, count, &format!("fake-agent-{prefix}"), &all)
+    }
+
+    fn spawn_in(cluster: &Cluster, count: usize, data_dir: &str, args: &[&str]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
             .args(["agent", "--server", &cluster.url()])
             .args(["--fake-nodes", &count.to_string()])
             .args(args)
             .arg("--data-dir")
-            .arg(cluster.data_dir().join("fake-agent"))
+            .arg(cluster.data_dir().join(data_dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -356,6 +367,96 @@ impl Drop for FakeNodes {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Every pod in the cluster, through the API (empty if the server did not answer).
+pub fn all_pods(port: u16) -> Vec<serde_json::Value> {
+    let Some((200, body)) = http_get(port, "/api/v1/pods") else {
+        return vec![];
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The node a pod is pinned to by a required `matchFields metadata.name In [node]` term, as
+/// DaemonSet pods are.
+pub fn pinned_node(pod: &serde_json::Value) -> Option<String> {
+    let terms = pod["spec"]["affinity"]["nodeAffinity"]
+        ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        .as_array()?;
+    terms.iter().find_map(|term| {
+        term["matchFields"].as_array()?.iter().find_map(|field| {
+            let values = field["values"].as_array()?;
+            (field["key"] == "metadata.name" && field["operator"] == "In" && values.len() == 1)
+                .then(|| values[0].as_str().map(str::to_string))
+                .flatten()
+        })
+    })
+}
+
+/// Plays the scheduler's part until the scheduler runs in the control plane: binds every
+/// unbound, live pod in any namespace to the node it is pinned to, or else round robin to one
+/// of `nodes`. Stops on drop; bounded in time.
+pub struct Binder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Binder {
+    pub fn start(port: u16, nodes: Vec<String>) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut next = 0usize;
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < DEADLINE * 5 {
+                for pod in all_pods(port) {
+                    let unbound = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
+                    if !unbound || !pod["metadata"]["deletionTimestamp"].is_null() {
+                        continue;
+                    }
+                    let node = pinned_node(&pod).or_else(|| {
+                        next += 1;
+                        (!nodes.is_empty()).then(|| nodes[next % nodes.len()].clone())
+                    });
+                    if let Some(node) = node {
+                        bind_in(port, &pod, &node);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Binder {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Binds `pod` (in its own namespace) to `node`; a pod gone or bound meanwhile is no matter.
+fn bind_in(port: u16, pod: &serde_json::Value, node: &str) {
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("default");
+    let body = format!(
+        r#"{{"apiVersion":"v1","kind":"Binding","metadata":{{"name":"{name}"}},"target":{{"apiVersion":"v1","kind":"Node","name":"{node}"}}}}"#
+    );
+    let _ = http_request(
+        port,
+        "POST",
+        &format!("/api/v1/namespaces/{namespace}/pods/{name}/binding"),
+        &[("Content-Type", "application/json")],
+        &body,
+    );
+}
+
+impl Drop for Binder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
