@@ -6,12 +6,15 @@
 //! lease is lost.
 
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod gc;
 pub mod job;
 pub mod labels;
+pub mod namespace;
+pub mod podgc;
 pub mod pods;
 pub mod replicaset;
 pub mod runtime;
@@ -31,12 +34,32 @@ pub enum Error {
     Invalid(String),
 }
 
-/// What every controller gets: a client, the clock, and the stop signal.
+/// What every controller gets: a client, the clock, its settings and the stop signal.
 #[derive(Clone)]
 pub struct Shared {
     pub client: kube::Client,
     pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
     pub stop: runtime::StopSignal,
+}
+
+/// The controller manager's flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--terminated-pod-gc-threshold`: finished pods kept before the oldest are deleted (0: all).
+    pub terminated_pod_gc_threshold: usize,
+    /// How long pod GC waits before deleting the pods of a node that no longer exists.
+    pub orphan_pod_quarantine: std::time::Duration,
+}
+
+impl Default for Settings {
+    /// kube-controller-manager's defaults.
+    fn default() -> Self {
+        Self {
+            terminated_pod_gc_threshold: 12_500,
+            orphan_pod_quarantine: std::time::Duration::from_secs(40),
+        }
+    }
 }
 
 /// Runs the controller manager until `shutdown` resolves, while it holds the leader lease.
@@ -44,6 +67,7 @@ pub async fn run(
     client: kube::Client,
     clock: Arc<dyn Clock>,
     leader: LeaderConfig,
+    settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) {
     let lease_client = client.clone();
@@ -52,6 +76,7 @@ pub async fn run(
         run_controllers(Shared {
             client: client.clone(),
             clock: Arc::clone(&clock),
+            settings: settings.clone(),
             stop,
         })
     })
@@ -67,6 +92,9 @@ async fn run_controllers(shared: Shared) {
         job::ttl::run(shared.clone()),
         cronjob::shell::run(shared.clone()),
         endpoints::shell::run(shared.clone()),
+        daemonset::shell::run(shared.clone()),
+        namespace::shell::run(shared.clone()),
+        podgc::shell::run(shared.clone()),
         gc::shell::run(shared),
     );
 }

@@ -78,6 +78,7 @@ pub static KINDS: &[KindEntry] = &[
     kind!("apps", "v1", "Deployment", apps::Deployment, listed: true),
     kind!("apps", "v1", "ReplicaSet", apps::ReplicaSet, listed: true),
     kind!("apps", "v1", "DaemonSet", apps::DaemonSet, listed: true),
+    kind!("apps", "v1", "ControllerRevision", apps::ControllerRevision, listed: true),
     kind!("batch", "v1", "Job", batch::Job, listed: true),
     kind!("batch", "v1", "CronJob", batch::CronJob, listed: true),
     kind!("policy", "v1", "PodDisruptionBudget", policy::PodDisruptionBudget, listed: true),

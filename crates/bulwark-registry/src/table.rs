@@ -123,6 +123,10 @@ static LEASE: Printer = printer(policy::LEASE_COLUMNS, policy::lease_cells);
 static DEPLOYMENT: Printer = printer(apps::DEPLOYMENT_COLUMNS, apps::deployment_cells);
 static REPLICA_SET: Printer = printer(apps::REPLICA_SET_COLUMNS, apps::replica_set_cells);
 static DAEMON_SET: Printer = printer(apps::DAEMON_SET_COLUMNS, apps::daemon_set_cells);
+static CONTROLLER_REVISION: Printer = printer(
+    apps::CONTROLLER_REVISION_COLUMNS,
+    apps::controller_revision_cells,
+);
 static JOB: Printer = printer(batch::JOB_COLUMNS, batch::job_cells);
 static CRON_JOB: Printer = printer(batch::CRON_JOB_COLUMNS, batch::cron_job_cells);
 static DEFAULT: Printer = printer(default::COLUMNS, default::cells);
@@ -148,6 +152,7 @@ fn printer_for(resource: &ResourceInfo) -> &'static Printer {
         ("apps", "Deployment") => &DEPLOYMENT,
         ("apps", "ReplicaSet") => &REPLICA_SET,
         ("apps", "DaemonSet") => &DAEMON_SET,
+        ("apps", "ControllerRevision") => &CONTROLLER_REVISION,
         ("batch", "Job") => &JOB,
         ("batch", "CronJob") => &CRON_JOB,
         _ => &DEFAULT,

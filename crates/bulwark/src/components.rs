@@ -24,7 +24,10 @@ pub struct Component {
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The controller manager (`kube-system/bulwark-controller-manager` lease).
-pub fn start_controllers(address: SocketAddr) -> Result<Component> {
+pub fn start_controllers(
+    address: SocketAddr,
+    settings: bulwark_controllers::Settings,
+) -> Result<Component> {
     let client = client_for(address)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let identity = identity(address);
@@ -33,6 +36,7 @@ pub fn start_controllers(address: SocketAddr) -> Result<Component> {
             client,
             clock,
             LeaderConfig::controller_manager(identity),
+            settings,
             shutdown,
         )
     }))

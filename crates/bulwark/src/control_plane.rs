@@ -50,6 +50,12 @@ pub struct ServerArgs {
     /// The range Services' cluster IPs are allocated from (IPv4).
     #[arg(long, default_value = "127.96.0.0/12")]
     pub service_cluster_ip_range: bulwark_core::net::Ipv4Cidr,
+    /// Terminated pods (Succeeded or Failed) kept before pod GC deletes the oldest; 0 keeps all.
+    #[arg(long, default_value_t = 12_500)]
+    pub terminated_pod_gc_threshold: usize,
+    /// How long pod GC waits before deleting the pods of a node that no longer exists (seconds).
+    #[arg(long, default_value_t = 40)]
+    pub pod_gc_orphan_quarantine_seconds: u64,
 }
 
 /// A running control plane.
@@ -60,6 +66,7 @@ pub struct ControlPlane {
     store: Arc<dyn Store>,
     controllers_enabled: bool,
     scheduler_enabled: bool,
+    controller_settings: bulwark_controllers::Settings,
 }
 
 fn store_spec(args: &ServerArgs) -> Result<String> {
@@ -112,6 +119,10 @@ pub async fn start(args: &ServerArgs) -> Result<ControlPlane> {
         store,
         controllers_enabled: !args.disable_controllers,
         scheduler_enabled: !args.disable_scheduler,
+        controller_settings: bulwark_controllers::Settings {
+            terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+            orphan_pod_quarantine: Duration::from_secs(args.pod_gc_orphan_quarantine_seconds),
+        },
     })
 }
 
@@ -161,7 +172,10 @@ impl ControlPlane {
         let store = Arc::clone(&self.store);
         let mut components = Vec::new();
         if self.controllers_enabled {
-            components.push(crate::components::start_controllers(self.address)?);
+            components.push(crate::components::start_controllers(
+                self.address,
+                self.controller_settings.clone(),
+            )?);
         }
         if self.scheduler_enabled {
             components.push(crate::components::start_scheduler(

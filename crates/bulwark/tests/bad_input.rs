@@ -942,7 +942,9 @@ fn server_side_apply_without_a_field_manager_is_400() {
 
 #[test]
 fn creating_in_a_terminating_namespace_is_403_namespace_terminating() {
-    let cluster = Cluster::start();
+    // Without the namespace controller the empty namespace stays Terminating (with it, it would
+    // be finalized and gone before the create).
+    let cluster = Cluster::start_with(&["--disable-controllers"]);
     post_json(
         &cluster,
         "/api/v1/namespaces",

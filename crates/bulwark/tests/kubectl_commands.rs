@@ -639,7 +639,7 @@ fn api_resources_lists_short_names_scope_and_kinds() {
     let apps = cluster.ok(&["api-resources", "--api-group=apps", "-o", "name"]);
     assert_eq!(
         apps,
-        "daemonsets.apps\ndeployments.apps\nreplicasets.apps\n"
+        "controllerrevisions.apps\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\n"
     );
     let wide = cluster.ok(&["api-resources", "-o", "wide"]);
     let pods = wide

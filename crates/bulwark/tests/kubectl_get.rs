@@ -77,6 +77,12 @@ spec:
   ports: [{port: 80}]
 ---
 apiVersion: apps/v1
+kind: ControllerRevision
+metadata: {name: cr1}
+revision: 1
+data: {spec: {template: {$patch: replace}}}
+---
+apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: ds1}
 spec:
@@ -195,6 +201,11 @@ const COLUMNS: &[(&str, &str, &str)] = &[
         "services",
         "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE",
         "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR",
+    ),
+    (
+        "controllerrevisions.apps",
+        "NAME CONTROLLER REVISION AGE",
+        "NAME CONTROLLER REVISION AGE",
     ),
     (
         "daemonsets.apps",

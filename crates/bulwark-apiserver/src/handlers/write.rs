@@ -493,7 +493,7 @@ pub async fn guaranteed_update(
         if options.dry_run {
             return Ok(next);
         }
-        let commit = if finalized(&next) {
+        let commit = if finalized(info, &next) {
             Commit::Remove(next)
         } else {
             Commit::Update(next)
@@ -514,9 +514,18 @@ pub async fn guaranteed_update(
 }
 
 /// An object being deleted whose last finalizer is gone, with no grace period left, is removed.
-fn finalized(object: &Value) -> bool {
+/// A namespace is also held by its `spec.finalizers` (the `kubernetes` one goes once the
+/// namespace controller has emptied it), so a status write while it empties keeps it.
+fn finalized(info: &ResourceInfo, object: &Value) -> bool {
+    let spec_finalizers = info.group.is_empty()
+        && info.plural == "namespaces"
+        && object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
     object::is_terminating(object)
         && object::finalizers(object).is_empty()
+        && !spec_finalizers
         && object::metadata(object)
             .and_then(|meta| meta.get("deletionGracePeriodSeconds"))
             .and_then(Value::as_i64)

@@ -124,7 +124,7 @@ fn template(d: &Deployment) -> Result<PodTemplateSpec, Error> {
 /// Drops nulls and empty objects and lists, recursively. Go's structs make an absent
 /// `resources` and `resources: {}` the same value; here they are `None` and `Some(default)`, and
 /// kubectl (rollout undo) sends the latter.
-fn prune_empty(value: &mut Value) {
+pub fn prune_empty(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.values_mut().for_each(prune_empty);

@@ -1,11 +1,12 @@
-//! The garbage collector's I/O: caches of Deployments, ReplicaSets, CronJobs, Jobs and Pods, a sweep over them
+//! The garbage collector's I/O: caches of Deployments, ReplicaSets, DaemonSets,
+//! ControllerRevisions, CronJobs, Jobs and Pods, a sweep over them
 //! a few times a second, and the writes `core` asks for. Before anything is deleted or released
 //! because its owner is missing from the cache, the owner's absence is confirmed with a live read
 //! (the cache may simply not have seen a new owner yet).
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -26,6 +27,8 @@ struct Caches {
     sets: Store<ReplicaSet>,
     cron_jobs: Store<CronJob>,
     jobs: Store<Job>,
+    daemon_sets: Store<DaemonSet>,
+    revisions: Store<ControllerRevision>,
     pods: Store<Pod>,
 }
 
@@ -35,9 +38,17 @@ impl Caches {
         let sets = self.sets.state();
         let cron_jobs = self.cron_jobs.state();
         let jobs = self.jobs.state();
+        let daemon_sets = self.daemon_sets.state();
+        let revisions = self.revisions.state();
         let pods = self.pods.state();
         let mut nodes = Vec::with_capacity(
-            deployments.len() + sets.len() + cron_jobs.len() + jobs.len() + pods.len(),
+            deployments.len()
+                + sets.len()
+                + cron_jobs.len()
+                + jobs.len()
+                + daemon_sets.len()
+                + revisions.len()
+                + pods.len(),
         );
         nodes.extend(
             deployments
@@ -47,6 +58,16 @@ impl Caches {
         nodes.extend(sets.iter().map(|rs| Node::new("ReplicaSet", &rs.metadata)));
         nodes.extend(cron_jobs.iter().map(|c| Node::new("CronJob", &c.metadata)));
         nodes.extend(jobs.iter().map(|j| Node::new("Job", &j.metadata)));
+        nodes.extend(
+            daemon_sets
+                .iter()
+                .map(|ds| Node::new("DaemonSet", &ds.metadata)),
+        );
+        nodes.extend(
+            revisions
+                .iter()
+                .map(|r| Node::new("ControllerRevision", &r.metadata)),
+        );
         nodes.extend(pods.iter().map(|p| Node::new("Pod", &p.metadata)));
         nodes
     }
@@ -59,6 +80,8 @@ pub async fn run(shared: Shared) {
         sets: informer(Api::all(client.clone()), shared.stop.clone()).await,
         cron_jobs: informer(Api::all(client.clone()), shared.stop.clone()).await,
         jobs: informer(Api::all(client.clone()), shared.stop.clone()).await,
+        daemon_sets: informer(Api::all(client.clone()), shared.stop.clone()).await,
+        revisions: informer(Api::all(client.clone()), shared.stop.clone()).await,
         pods: informer(Api::all(client.clone()), shared.stop.clone()).await,
     };
     let mut stop = shared.stop.clone();
@@ -128,6 +151,7 @@ async fn all_gone(
             "ReplicaSet" => live_uid::<ReplicaSet>(client, target, &owner.name).await?,
             "CronJob" => live_uid::<CronJob>(client, target, &owner.name).await?,
             "Job" => live_uid::<Job>(client, target, &owner.name).await?,
+            "DaemonSet" => live_uid::<DaemonSet>(client, target, &owner.name).await?,
             "Pod" => live_uid::<Pod>(client, target, &owner.name).await?,
             _ => return Ok(false),
         };
@@ -190,6 +214,8 @@ async fn with_kind(client: &Client, target: &Target, op: Op<'_>) -> Result<(), k
         "ReplicaSet" => apply::<ReplicaSet>(client, target, op).await,
         "CronJob" => apply::<CronJob>(client, target, op).await,
         "Job" => apply::<Job>(client, target, op).await,
+        "DaemonSet" => apply::<DaemonSet>(client, target, op).await,
+        "ControllerRevision" => apply::<ControllerRevision>(client, target, op).await,
         "Pod" => apply::<Pod>(client, target, op).await,
         _ => Ok(()),
     }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::core::{self, Failure};
 use crate::labels::{controller_owner, controller_ref, selector};
+use crate::runtime::adoption;
 use crate::runtime::backoff::FailureTracker;
 use crate::runtime::events::{EventRecorder, EventType};
 use crate::runtime::expectations::{Expectations, Presence};
@@ -141,38 +142,7 @@ async fn adopt_and_release(
     claimed: &core::Claimed<'_>,
 ) -> Result<(), Error> {
     let owner = controller_owner("apps/v1", "ReplicaSet", &rs.metadata);
-    for pod in &claimed.adopt {
-        let mut owners = pod.metadata.owner_references.clone().unwrap_or_default();
-        owners.push(owner.clone());
-        let patch = json!({"metadata": {"ownerReferences": owners, "uid": pod.metadata.uid}});
-        ignore_not_found(
-            api.patch(
-                &pod.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await,
-        )?;
-    }
-    for pod in &claimed.release {
-        let owners: Vec<_> = pod
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .filter(|o| Some(&o.uid) != rs.metadata.uid.as_ref())
-            .cloned()
-            .collect();
-        let patch = json!({"metadata": {"ownerReferences": owners, "uid": pod.metadata.uid}});
-        ignore_not_found(
-            api.patch(
-                &pod.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await,
-        )?;
-    }
+    adoption::adopt_and_release(api, &owner, &claimed.adopt, &claimed.release).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! afterwards), and requeues are delayed. [`backoff`] adds per-key exponential backoff on failure
 //! and [`resync`] a periodic full resync, as client-go's informers do.
 
+pub mod adoption;
 pub mod backoff;
 pub mod events;
 pub mod expectations;

@@ -2,8 +2,8 @@
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{
-    DaemonSetSpec, DaemonSetStatus, DeploymentSpec, DeploymentStatus, ReplicaSetSpec,
-    ReplicaSetStatus,
+    ControllerRevision, DaemonSetSpec, DaemonSetStatus, DeploymentSpec, DeploymentStatus,
+    ReplicaSetSpec, ReplicaSetStatus,
 };
 use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::{Value, json};
@@ -89,6 +89,44 @@ pub(super) const DAEMON_SET_COLUMNS: &[Column] = &[
     IMAGES,
     Column::text("Selector", field_of::<DaemonSetSpec>("selector")).wide(),
 ];
+
+pub(super) const CONTROLLER_REVISION_COLUMNS: &[Column] = &[
+    NAME,
+    Column::text("Controller", Description::Text("Controller of the object")),
+    Column::new(
+        "Revision",
+        CellType::Integer,
+        field_of::<ControllerRevision>("revision"),
+    ),
+    AGE,
+];
+
+/// Upstream's `printControllerRevision`: the controller as `kind.group/name`, or `<none>`.
+pub(super) fn controller_revision_cells(revision: &Value, now: Timestamp) -> Vec<Value> {
+    let owners = at(revision, &["metadata", "ownerReferences"]).and_then(Value::as_array);
+    let controller = owners
+        .into_iter()
+        .flatten()
+        .find(|owner| owner["controller"] == json!(true))
+        .map_or_else(
+            || "<none>".to_string(),
+            |owner| {
+                let kind = owner["kind"].as_str().unwrap_or_default().to_lowercase();
+                let api_version = owner["apiVersion"].as_str().unwrap_or_default();
+                let name = owner["name"].as_str().unwrap_or_default();
+                match api_version.split_once('/') {
+                    Some((group, _)) => format!("{kind}.{group}/{name}"),
+                    None => format!("{kind}/{name}"),
+                }
+            },
+        );
+    vec![
+        json!(name(revision)),
+        json!(controller),
+        json!(integer(revision, &["revision"])),
+        age(revision, now),
+    ]
+}
 
 /// `spec.replicas`, defaulted to 1 as the v1 defaulting would have.
 fn desired_replicas(object: &Value) -> i64 {

@@ -338,12 +338,23 @@ pub struct FakeNodes(Child);
 impl FakeNodes {
     /// Starts the simulated nodes; the caller waits for them as its scale requires.
     pub fn spawn(cluster: &Cluster, count: usize, args: &[&str]) -> Self {
+        Self::spawn_in(cluster, count, "fake-agent", args)
+    }
+
+    /// Another set of simulated nodes beside the first, named `PREFIX-1`…`PREFIX-COUNT`.
+    pub fn spawn_named(cluster: &Cluster, count: usize, prefix: &str, args: &[&str]) -> Self {
+        let mut all = vec!["--name-prefix", prefix];
+        all.extend_from_slice(args);
+        Self::spawn_in(cluster, count, &format!("fake-agent-{prefix}"), &all)
+    }
+
+    fn spawn_in(cluster: &Cluster, count: usize, data_dir: &str, args: &[&str]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_bulwark"))
             .args(["agent", "--server", &cluster.url()])
             .args(["--fake-nodes", &count.to_string()])
             .args(args)
             .arg("--data-dir")
-            .arg(fresh_dir(&cluster.data_dir(), "fake-agent"))
+            .arg(fresh_dir(&cluster.data_dir(), data_dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -422,6 +433,31 @@ pub fn demo_admin(pod: &serde_json::Value, path: &str) {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+}
+
+/// Every pod in the cluster, through the API (empty if the server did not answer).
+pub fn all_pods(port: u16) -> Vec<serde_json::Value> {
+    let Some((200, body)) = http_get(port, "/api/v1/pods") else {
+        return vec![];
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The node a pod is pinned to by a required `matchFields metadata.name In [node]` term, as
+/// DaemonSet pods are.
+pub fn pinned_node(pod: &serde_json::Value) -> Option<String> {
+    let terms = pod["spec"]["affinity"]["nodeAffinity"]
+        ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        .as_array()?;
+    terms.iter().find_map(|term| {
+        term["matchFields"].as_array()?.iter().find_map(|field| {
+            let values = field["values"].as_array()?;
+            (field["key"] == "metadata.name" && field["operator"] == "In" && values.len() == 1)
+                .then(|| values[0].as_str().map(str::to_string))
+                .flatten()
+        })
+    })
 }
 
 /// A minimal HTTP/1.1 GET over loopback: (status code, body).
