@@ -46,17 +46,7 @@ fn container_pid(cluster: &Cluster, pod: &str) -> Option<String> {
     let uid = pod_json(cluster, pod)?["metadata"]["uid"]
         .as_str()?
         .to_string();
-    let state = std::fs::read_to_string(
-        cluster
-            .data_dir()
-            .join("nodes/node-1/runtime/pods")
-            .join(format!("{uid}.json")),
-    )
-    .ok()?;
-    let value: Value = serde_json::from_str(&state).ok()?;
-    value["containers"][0]["pid"]
-        .as_u64()
-        .map(|pid| pid.to_string())
+    common::container_pid(cluster, "node-1", &uid)
 }
 
 fn busybox_pod(name: &str, script: &str, extra: &str) -> String {

@@ -134,6 +134,75 @@ fn a_deleted_deployment_pod_is_replaced() {
     });
 }
 
+const SLEEPER: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sleeper
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: sleeper}
+  template:
+    metadata:
+      labels: {app: sleeper}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "while true; do sleep 0.2; done"]
+"#;
+
+/// The one live pod of `app=sleeper` on process node-1: (name, uid, restart count) once running.
+fn sleeper(cluster: &Cluster) -> Option<(String, String, i64)> {
+    let pods: Vec<Value> = pods_list(cluster.port, "app=sleeper")
+        .into_iter()
+        .filter(|pod| !terminating(pod))
+        .collect();
+    let [pod] = pods.as_slice() else {
+        return None;
+    };
+    let status = &pod["status"]["containerStatuses"][0];
+    status["state"]["running"].is_object().then(|| {
+        (
+            name(pod),
+            pod["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            status["restartCount"].as_i64().unwrap_or(-1),
+        )
+    })
+}
+
+#[test]
+fn a_killed_process_is_restarted_by_the_agent_and_a_deleted_pod_replaced_by_the_replicaset() {
+    let cluster = Cluster::up(1, &[]);
+    apply(&cluster, SLEEPER);
+    let (first, uid, _) = eventually("the sleeper running", || sleeper(&cluster));
+    for kill in 1..=3 {
+        let pid = eventually("its process", || {
+            common::container_pid(&cluster, "node-1", &uid)
+        });
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("run kill");
+        assert!(killed.success(), "kill -KILL {pid}");
+        // The agent restarts the container in place: same pod, one more restart.
+        eventually(&format!("restart {kill}"), || {
+            sleeper(&cluster).filter(|(pod, _, restarts)| *pod == first && *restarts == kill)
+        });
+    }
+    cluster.ok(&["delete", "pod", &first, "--wait=false"]);
+    let (second, _, restarts) = eventually("a replacement pod running", || {
+        sleeper(&cluster).filter(|(pod, _, _)| *pod != first)
+    });
+    assert!(second.starts_with("sleeper-"), "{second}");
+    assert_eq!(restarts, 0);
+}
+
 #[test]
 fn kubectl_scale_of_a_deployment_converges_up_and_down() {
     let (cluster, _nodes) = cluster_with_fake_nodes();

@@ -460,6 +460,22 @@ pub fn pinned_node(pod: &serde_json::Value) -> Option<String> {
     })
 }
 
+/// The process id of the first container of the pod with `uid` on process node `node` (from
+/// the agent's runtime state), once it runs.
+pub fn container_pid(cluster: &Cluster, node: &str, uid: &str) -> Option<String> {
+    let path = cluster
+        .data_dir()
+        .join("nodes")
+        .join(node)
+        .join("runtime/pods")
+        .join(format!("{uid}.json"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    state["containers"][0]["pid"]
+        .as_u64()
+        .map(|pid| pid.to_string())
+}
+
 /// A minimal HTTP/1.1 GET over loopback: (status code, body).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http_request(port, "GET", path, &[], "")
