@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Cluster, DEADLINE, FakeNodes, all_pods, apply, eventually};
+use common::{Cluster, DEADLINE, FakeNodes, all_pods, apply, eventually, start_fake_nodes};
 use serde_json::Value;
 
 const AGENT: &str = r#"
@@ -69,13 +69,6 @@ fn wait_for_cover(cluster: &Cluster, app: &str, nodes: &[&str]) {
     });
 }
 
-fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
-    let nodes = FakeNodes::spawn(cluster, count, &["--profile", "fast"]);
-    cluster.wait_for_ready_nodes(count);
-    let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
-    (nodes, names)
-}
-
 fn jsonpath(cluster: &Cluster, args: &[&str], path: &str) -> String {
     let mut all: Vec<&str> = vec!["get"];
     all.extend_from_slice(args);
@@ -87,7 +80,7 @@ fn jsonpath(cluster: &Cluster, args: &[&str], path: &str) -> String {
 #[test]
 fn a_daemonset_covers_every_node_and_a_node_added_later_gets_its_pod() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 3);
+    let _nodes = start_fake_nodes(&cluster, 3, &[]);
     apply(&cluster, AGENT);
     wait_for_cover(
         &cluster,
@@ -143,7 +136,7 @@ fn a_daemonset_covers_every_node_and_a_node_added_later_gets_its_pod() {
 #[test]
 fn pod_gc_removes_the_pods_of_a_deleted_node() {
     let cluster = Cluster::start_with(&["--pod-gc-orphan-quarantine-seconds", "2"]);
-    let (_nodes, _) = start_fake_nodes(&cluster, 2);
+    let _nodes = start_fake_nodes(&cluster, 2, &[]);
     let late = FakeNodes::spawn_named(&cluster, 1, "doomed", &["--profile", "fast"]);
     cluster.wait_for_ready_nodes(3);
     apply(&cluster, AGENT);
@@ -169,7 +162,7 @@ fn pod_gc_removes_the_pods_of_a_deleted_node() {
 #[test]
 fn a_node_selector_daemonset_covers_only_matching_nodes_and_follows_label_changes() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 3);
+    let _nodes = start_fake_nodes(&cluster, 3, &[]);
     for node in ["fake-node-1", "fake-node-2"] {
         cluster.ok(&["label", "node", node, "role=edge"]);
     }
@@ -254,7 +247,7 @@ fn images(cluster: &Cluster) -> Vec<String> {
 #[test]
 fn a_surging_rolling_update_keeps_every_node_served_and_undo_restores_the_template() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 3);
+    let _nodes = start_fake_nodes(&cluster, 3, &[]);
     apply(&cluster, AGENT);
     wait_for_cover(
         &cluster,
@@ -311,7 +304,7 @@ fn a_surging_rolling_update_keeps_every_node_served_and_undo_restores_the_templa
 #[test]
 fn an_on_delete_daemonset_updates_a_pod_only_once_it_is_deleted() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 2);
+    let _nodes = start_fake_nodes(&cluster, 2, &[]);
     let on_delete = AGENT.replace(
         "    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}\n",
         "    type: OnDelete\n",

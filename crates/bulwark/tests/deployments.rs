@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Cluster, DEADLINE, FakeNodes, apply, eventually, http_request, is_ready, name, pods_list,
-    terminating,
+    start_fake_nodes, terminating,
 };
 use serde_json::Value;
 
@@ -45,13 +45,11 @@ spec:
         image: web:v1
 "#;
 
-/// A cluster (with its scheduler) and three Ready fake nodes (`--profile fast`), one per zone
-/// (the seed's payment-service spreads over zones and cannot use a node without one).
+/// A cluster (with its scheduler) and three Ready fake nodes, one per zone (the seed's
+/// payment-service spreads over zones and cannot use a node without one).
 fn cluster_with_fake_nodes() -> (Cluster, FakeNodes) {
     let cluster = Cluster::start();
-    let zones = ["--profile", "fast", "--zone", "zone-a,zone-b,zone-c"];
-    let nodes = FakeNodes::spawn(&cluster, 3, &zones);
-    cluster.wait_for_ready_nodes(3);
+    let nodes = start_fake_nodes(&cluster, 3, &[]);
     (cluster, nodes)
 }
 

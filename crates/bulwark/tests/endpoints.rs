@@ -518,7 +518,7 @@ const PAYMENT_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name:
 #[test]
 fn a_rolling_update_of_payment_service_never_drops_ready_endpoints() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 3);
+    let _nodes = start_fake_nodes(&cluster, 3, &[]);
     apply(&cluster, PAYMENT_SERVICE);
     let seed = common::seed_manifest("payment-service.yaml");
     cluster.ok(&["apply", "-f", seed.to_str().expect("path")]);
@@ -621,7 +621,7 @@ fn a_rolling_update_of_payment_service_never_drops_ready_endpoints() {
 #[test]
 fn a_relabelled_pod_leaves_the_endpoints() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 1);
+    let _nodes = start_fake_nodes(&cluster, 1, &[]);
     apply(&cluster, &service_manifest("shop", None));
     for name in ["shop-1", "shop-2"] {
         apply(
@@ -657,7 +657,7 @@ fn a_relabelled_pod_leaves_the_endpoints() {
 #[test]
 fn many_pods_fill_slices_of_at_most_a_hundred() {
     let cluster = Cluster::start();
-    let (_nodes, _) = start_fake_nodes(&cluster, 3);
+    let _nodes = start_fake_nodes(&cluster, 3, &[]);
     apply(&cluster, &service_manifest("crowd", None));
     apply(
         &cluster,

@@ -8,25 +8,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use common::{Cluster, FakeNodes, apply, eventually, seed_manifest};
+use common::{Cluster, FakeNodes, apply, eventually, seed_manifest, start_fake_nodes};
 use serde_json::Value;
 
 /// `count` Ready fake nodes named `fake-node-N`, zones zone-a/b/c round robin.
 fn fake_nodes(cluster: &Cluster, count: usize, capacity: &str) -> FakeNodes {
-    let nodes = FakeNodes::spawn(
-        cluster,
-        count,
-        &[
-            "--profile",
-            "fast",
-            "--zone",
-            "zone-a,zone-b,zone-c",
-            "--capacity",
-            capacity,
-        ],
-    );
-    cluster.wait_for_ready_nodes(count);
-    nodes
+    start_fake_nodes(cluster, count, &["--capacity", capacity])
 }
 
 fn pods(cluster: &Cluster, selector: &str) -> Vec<Value> {

@@ -162,8 +162,5 @@ async fn write_status(
 }
 
 fn error_policy(cron_job: Arc<CronJob>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(cron_job.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::debug!(cronjob = %key, %error, ?delay, "cronjob sync failed; retrying");
-    Action::requeue(delay)
+    context.failures.retry("cronjob", cron_job.as_ref(), error)
 }

@@ -20,14 +20,12 @@ use serde_json::json;
 use super::core::{self, FailedPodBackoff, HASH_LABEL, Plan, World};
 use super::history::{self, HistoryPlan};
 use crate::labels::{Claim, claim, controller_owner, controller_ref, selector};
-use crate::replicaset::core::slow_start_batches;
 use crate::runtime::adoption::adopt_and_release;
 use crate::runtime::backoff::FailureTracker;
 use crate::runtime::events::{EventRecorder, EventType};
 use crate::runtime::expectations::{Expectations, Presence};
-use crate::runtime::{
-    RESYNC_PERIOD, api_message, ignore_not_found, informer, key_of, resync, stopped, to_json,
-};
+use crate::runtime::pod_control::PodControl;
+use crate::runtime::{RESYNC_PERIOD, ignore_not_found, informer, key_of, resync, stopped, to_json};
 use crate::{Error, Shared};
 
 const COMPONENT: &str = "daemonset-controller";
@@ -112,10 +110,7 @@ fn sets_for_pod(sets: &Store<DaemonSet>, pod: &Pod) -> Vec<ObjectRef<DaemonSet>>
 }
 
 fn error_policy(ds: Arc<DaemonSet>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(ds.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::warn!(daemonset = %key, %error, ?delay, "reconcile failed; retrying");
-    Action::requeue(delay)
+    context.failures.retry("daemonset", ds.as_ref(), error)
 }
 
 /// Objects of the DaemonSet's namespace sorted by `ControllerRefManager`'s rules.
@@ -310,7 +305,7 @@ async fn execute(
     Ok(())
 }
 
-/// Creates one pod per node in slow-start batches; the first failing batch stops the rest.
+/// Creates one pod per node; a failure stops the rest until the next reconcile.
 async fn create_pods(
     context: &Context,
     api: &Api<Pod>,
@@ -318,69 +313,27 @@ async fn create_pods(
     hash: &str,
     nodes: &[String],
 ) -> Result<(), Error> {
-    let key = key_of(ds);
-    let mut remaining = nodes.iter();
-    for batch in slow_start_batches(nodes.len()) {
-        let pods: Vec<Pod> = remaining
-            .by_ref()
-            .take(batch)
-            .map(|node| core::new_pod(ds, node, hash))
-            .collect::<Result<_, _>>()?;
-        let params = PostParams::default();
-        let results = futures::future::join_all(pods.iter().map(|p| api.create(&params, p))).await;
-        let created: Vec<String> = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(ResourceExt::name_any)
-            .collect();
-        let now = context.shared.clock.now();
-        context
-            .expectations
-            .expect_creations(&key, created.iter().cloned(), now);
-        for name in &created {
-            let message = format!("Created pod: {name}");
-            context
-                .recorder
-                .record(ds, EventType::Normal, "SuccessfulCreate", &message)
-                .await;
-        }
-        if let Some(error) = results.into_iter().find_map(Result::err) {
-            let message = format!("Error creating: {}", api_message(&error));
-            context
-                .recorder
-                .record(ds, EventType::Warning, "FailedCreate", &message)
-                .await;
-            return Ok(());
-        }
-    }
+    let pods: Vec<Pod> = nodes
+        .iter()
+        .map(|node| core::new_pod(ds, node, hash))
+        .collect::<Result<_, _>>()?;
+    pod_control(context, api).create(ds, &pods).await;
     Ok(())
 }
 
 async fn delete_pods(context: &Context, api: &Api<Pod>, ds: &DaemonSet, names: &[String]) {
-    if names.is_empty() {
-        return;
-    }
-    let key = key_of(ds);
-    context
-        .expectations
-        .expect_deletions(&key, names.iter().cloned(), context.shared.clock.now());
-    let params = DeleteParams::default();
-    let results = futures::future::join_all(names.iter().map(|n| api.delete(n, &params))).await;
-    for (name, result) in names.iter().zip(results) {
-        let (kind, reason, message) = match ignore_not_found(result) {
-            Ok(()) => (
-                EventType::Normal,
-                "SuccessfulDelete",
-                format!("Deleted pod: {name}"),
-            ),
-            Err(error) => (
-                EventType::Warning,
-                "FailedDelete",
-                format!("Error deleting: {}", api_message(&error)),
-            ),
-        };
-        context.recorder.record(ds, kind, reason, &message).await;
-    }
+    pod_control(context, api)
+        .delete(ds, names, &DeleteParams::default())
+        .await;
+}
+
+fn pod_control<'a>(context: &'a Context, api: &'a Api<Pod>) -> PodControl<'a> {
+    PodControl::new(
+        api,
+        &context.expectations,
+        &context.recorder,
+        &context.shared,
+    )
 }
 
 async fn write_status(context: &Context, ds: &DaemonSet, world: &World<'_>) -> Result<(), Error> {

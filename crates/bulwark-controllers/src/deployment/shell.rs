@@ -106,10 +106,7 @@ fn deployment_of_pod(sets: &Store<ReplicaSet>, pod: &Pod) -> Option<ObjectRef<De
 }
 
 fn error_policy(d: Arc<Deployment>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(d.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::warn!(deployment = %key, %error, ?delay, "reconcile failed; retrying");
-    Action::requeue(delay)
+    context.failures.retry("deployment", d.as_ref(), error)
 }
 
 async fn reconcile(d: Arc<Deployment>, context: Arc<Context>) -> Result<Action, Error> {

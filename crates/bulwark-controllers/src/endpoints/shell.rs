@@ -272,10 +272,7 @@ async fn sync_slices(context: &Context, service: &Service, pods: &[&Pod]) -> Res
 }
 
 fn error_policy(service: Arc<Service>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(service.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::debug!(service = %key, %error, ?delay, "endpoints reconcile failed; retrying");
-    Action::requeue(delay)
+    context.failures.retry("endpoints", service.as_ref(), error)
 }
 
 /// Deletes the Endpoints and slices of Services that are gone: at once on a delete event, and

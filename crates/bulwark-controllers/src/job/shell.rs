@@ -21,13 +21,11 @@ use serde_json::json;
 
 use super::core::{self, Backoff, TRACKING_FINALIZER};
 use crate::labels::controller_ref;
-use crate::replicaset::core::slow_start_batches;
 use crate::runtime::backoff::FailureTracker;
-use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::events::EventRecorder;
 use crate::runtime::expectations::{Expectations, Presence};
-use crate::runtime::{
-    RESYNC_PERIOD, api_message, ignore_not_found, informer, key_of, pause, resync, stopped,
-};
+use crate::runtime::pod_control::PodControl;
+use crate::runtime::{RESYNC_PERIOD, ignore_not_found, informer, key_of, pause, resync, stopped};
 use crate::{Error, Shared};
 
 const COMPONENT: &str = "job-controller";
@@ -177,10 +175,7 @@ async fn reconcile(job: Arc<Job>, context: Arc<Context>) -> Result<Action, Error
 }
 
 fn error_policy(job: Arc<Job>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(job.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::debug!(job = %key, %error, ?delay, "job sync failed; retrying");
-    Action::requeue(delay)
+    context.failures.retry("job", job.as_ref(), error)
 }
 
 /// Carries out a plan; says whether any pod was written (so the caches must catch up).
@@ -278,84 +273,34 @@ async fn delete_pods(
     job: &Job,
     names: &[String],
 ) -> Result<(), Error> {
-    if names.is_empty() {
-        return Ok(());
-    }
-    let key = key_of(job);
-    context
-        .expectations
-        .expect_deletions(&key, names.iter().cloned(), context.shared.clock.now());
-    let params = DeleteParams::background();
-    let results = futures::future::join_all(names.iter().map(|n| api.delete(n, &params))).await;
-    let mut failure = None;
-    for (name, result) in names.iter().zip(results) {
-        match ignore_not_found(result) {
-            Ok(()) => {
-                let message = format!("Deleted pod: {name}");
-                context
-                    .recorder
-                    .record(job, EventType::Normal, "SuccessfulDelete", &message)
-                    .await;
-            }
-            Err(error) => {
-                let message = format!("Error deleting: {}", api_message(&error));
-                context
-                    .recorder
-                    .record(job, EventType::Warning, "FailedDelete", &message)
-                    .await;
-                failure = Some(error);
-            }
-        }
-    }
+    let failure = pod_control(context, api)
+        .delete(job, names, &DeleteParams::background())
+        .await;
     failure.map_or(Ok(()), |error| Err(error.into()))
 }
 
-/// Creates the pods in slow-start batches; the first failing batch stops the rest.
+/// Creates one pod per index (None: NonIndexed); a failure stops the rest and is returned.
 async fn create_pods(
     context: &Context,
     api: &Api<Pod>,
     job: &Job,
     indexes: &[Option<i32>],
 ) -> Result<(), Error> {
-    let key = key_of(job);
-    let mut remaining = indexes;
-    for batch in slow_start_batches(indexes.len()) {
-        let (now_batch, rest) = remaining.split_at(batch);
-        remaining = rest;
-        let templates = now_batch
-            .iter()
-            .map(|index| core::new_pod(job, *index))
-            .collect::<Result<Vec<_>, _>>()?;
-        let params = PostParams::default();
-        let results =
-            futures::future::join_all(templates.iter().map(|pod| api.create(&params, pod))).await;
-        let created: Vec<String> = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|p| p.name_any())
-            .collect();
-        context.expectations.expect_creations(
-            &key,
-            created.iter().cloned(),
-            context.shared.clock.now(),
-        );
-        for name in &created {
-            let message = format!("Created pod: {name}");
-            context
-                .recorder
-                .record(job, EventType::Normal, "SuccessfulCreate", &message)
-                .await;
-        }
-        if let Some(error) = results.into_iter().find_map(Result::err) {
-            let message = format!("Error creating: {}", api_message(&error));
-            context
-                .recorder
-                .record(job, EventType::Warning, "FailedCreate", &message)
-                .await;
-            return Err(error.into());
-        }
-    }
-    Ok(())
+    let pods = indexes
+        .iter()
+        .map(|index| core::new_pod(job, *index))
+        .collect::<Result<Vec<_>, _>>()?;
+    let failure = pod_control(context, api).create(job, &pods).await;
+    failure.map_or(Ok(()), |error| Err(error.into()))
+}
+
+fn pod_control<'a>(context: &'a Context, api: &'a Api<Pod>) -> PodControl<'a> {
+    PodControl::new(
+        api,
+        &context.expectations,
+        &context.recorder,
+        &context.shared,
+    )
 }
 
 /// Pods that keep the tracking finalizer after their Job is gone (deleted, or orphaned by

@@ -95,9 +95,9 @@ async fn reconcile(job: Arc<Job>, context: Arc<Context>) -> Result<Action, Error
 }
 
 fn error_policy(job: Arc<Job>, error: &Error, context: Arc<Context>) -> Action {
-    let delay = context.failures.record_failure(&key_of(job.as_ref()));
-    tracing::debug!(job = %key_of(job.as_ref()), %error, "TTL check failed; retrying");
-    Action::requeue(delay)
+    context
+        .failures
+        .retry("ttl-after-finished", job.as_ref(), error)
 }
 
 #[cfg(test)]

@@ -45,10 +45,9 @@ pub async fn run(shared: Shared) {
 }
 
 fn error_policy(namespace: Arc<Namespace>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(namespace.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::warn!(namespace = %namespace.name_any(), %error, ?delay, "namespace deletion failed; retrying");
-    Action::requeue(delay)
+    context
+        .failures
+        .retry("namespace", namespace.as_ref(), error)
 }
 
 async fn reconcile(namespace: Arc<Namespace>, context: Arc<Context>) -> Result<Action, Error> {

@@ -95,21 +95,6 @@ pub fn scale(rs: &ReplicaSet, owned: &[&Pod], expectations_met: bool) -> Scale {
     }
 }
 
-/// Slow start: batches of 1, 2, 4, … so a template that cannot be created fails after one
-/// attempt, not hundreds.
-pub fn slow_start_batches(count: usize) -> Vec<usize> {
-    let mut batches = Vec::new();
-    let mut remaining = count;
-    let mut size = 1usize;
-    while remaining > 0 {
-        let batch = size.min(remaining);
-        batches.push(batch);
-        remaining -= batch;
-        size = size.saturating_mul(2);
-    }
-    batches
-}
-
 fn phase_rank(pod: &Pod) -> u8 {
     match pods::phase(pod) {
         "Pending" => 0,
@@ -285,6 +270,7 @@ pub fn status_changed(rs: &ReplicaSet, next: &ReplicaSetStatus) -> bool {
 mod tests {
     use super::*;
     use crate::pods::fixtures::{at, pod};
+    use crate::runtime::pod_control::slow_start_batches;
     use k8s_openapi::api::apps::v1::ReplicaSetSpec;
     use k8s_openapi::api::core::v1::PodTemplateSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
@@ -327,12 +313,6 @@ mod tests {
             ..OwnerReference::default()
         }]);
         pod
-    }
-
-    #[test]
-    fn slow_start_doubles() {
-        assert_eq!(slow_start_batches(0), Vec::<usize>::new());
-        assert_eq!(slow_start_batches(10), vec![1, 2, 4, 3]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -19,8 +19,9 @@ use super::core::{self, Failure};
 use crate::labels::{controller_owner, controller_ref, selector};
 use crate::runtime::adoption;
 use crate::runtime::backoff::FailureTracker;
-use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::events::EventRecorder;
 use crate::runtime::expectations::{Expectations, Presence};
+use crate::runtime::pod_control::PodControl;
 use crate::runtime::{
     RESYNC_PERIOD, api_message, ignore_not_found, informer, key_of, resync, stopped,
 };
@@ -130,10 +131,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<Action,
 }
 
 fn error_policy(rs: Arc<ReplicaSet>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(rs.as_ref());
-    let delay = context.failures.record_failure(&key);
-    tracing::warn!(replicaset = %key, %error, ?delay, "reconcile failed; retrying");
-    Action::requeue(delay)
+    context.failures.retry("replicaset", rs.as_ref(), error)
 }
 
 async fn adopt_and_release(
@@ -146,48 +144,28 @@ async fn adopt_and_release(
     Ok(())
 }
 
-/// Creates `count` pods in slow-start batches; the first failing batch stops the rest.
+fn pod_control<'a>(context: &'a Context, api: &'a Api<Pod>) -> PodControl<'a> {
+    PodControl::new(
+        api,
+        &context.expectations,
+        &context.recorder,
+        &context.shared,
+    )
+}
+
+/// Creates `count` pods from the template; a failure becomes the `ReplicaFailure` reason.
 async fn create_pods(
     context: &Context,
     api: &Api<Pod>,
     rs: &ReplicaSet,
     count: usize,
 ) -> Result<Option<Failure>, Error> {
-    let template = core::new_pod(rs)?;
-    let key = key_of(rs);
-    for batch in core::slow_start_batches(count) {
-        let params = PostParams::default();
-        let creates = (0..batch).map(|_| api.create(&params, &template));
-        let results = futures::future::join_all(creates).await;
-        let now = context.shared.clock.now();
-        let created: Vec<String> = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|p| p.name_any())
-            .collect();
-        context
-            .expectations
-            .expect_creations(&key, created.iter().cloned(), now);
-        for name in &created {
-            let message = format!("Created pod: {name}");
-            context
-                .recorder
-                .record(rs, EventType::Normal, "SuccessfulCreate", &message)
-                .await;
-        }
-        if let Some(error) = results.into_iter().find_map(Result::err) {
-            let message = format!("Error creating: {}", api_message(&error));
-            context
-                .recorder
-                .record(rs, EventType::Warning, "FailedCreate", &message)
-                .await;
-            return Ok(Some(Failure {
-                reason: "FailedCreate",
-                message,
-            }));
-        }
-    }
-    Ok(None)
+    let pods = vec![core::new_pod(rs)?; count];
+    let failure = pod_control(context, api).create(rs, &pods).await;
+    Ok(failure.map(|error| Failure {
+        reason: "FailedCreate",
+        message: format!("Error creating: {}", api_message(&error)),
+    }))
 }
 
 async fn delete_pods(
@@ -196,37 +174,13 @@ async fn delete_pods(
     rs: &ReplicaSet,
     names: &[String],
 ) -> Option<Failure> {
-    let key = key_of(rs);
-    context
-        .expectations
-        .expect_deletions(&key, names.iter().cloned(), context.shared.clock.now());
-    let params = DeleteParams::default();
-    let deletes = names.iter().map(|name| api.delete(name, &params));
-    let results = futures::future::join_all(deletes).await;
-    let mut failure = None;
-    for (name, result) in names.iter().zip(results) {
-        match ignore_not_found(result) {
-            Ok(()) => {
-                let message = format!("Deleted pod: {name}");
-                context
-                    .recorder
-                    .record(rs, EventType::Normal, "SuccessfulDelete", &message)
-                    .await;
-            }
-            Err(error) => {
-                let message = format!("Error deleting: {}", api_message(&error));
-                context
-                    .recorder
-                    .record(rs, EventType::Warning, "FailedDelete", &message)
-                    .await;
-                failure = Some(Failure {
-                    reason: "FailedDelete",
-                    message,
-                });
-            }
-        }
-    }
-    failure
+    let failure = pod_control(context, api)
+        .delete(rs, names, &DeleteParams::default())
+        .await;
+    failure.map(|error| Failure {
+        reason: "FailedDelete",
+        message: format!("Error deleting: {}", api_message(&error)),
+    })
 }
 
 async fn update_status(

@@ -37,6 +37,27 @@ impl FailureTracker {
         failures.remove(key);
     }
 
+    /// The error policy every controller shares: counts the failure of `object`'s key, logs it
+    /// (a write conflict, which the retry resolves, only at debug level) and requeues the key
+    /// after its backoff.
+    pub fn retry<K: kube::Resource>(
+        &self,
+        controller: &'static str,
+        object: &K,
+        error: &crate::Error,
+    ) -> kube::runtime::controller::Action {
+        let key = super::key_of(object);
+        let delay = self.record_failure(&key);
+        let conflict =
+            matches!(error, crate::Error::Api(kube::Error::Api(status)) if status.code == 409);
+        if conflict {
+            tracing::debug!(controller, %key, %error, ?delay, "write conflict; retrying");
+        } else {
+            tracing::warn!(controller, %key, %error, ?delay, "reconcile failed; retrying");
+        }
+        kube::runtime::controller::Action::requeue(delay)
+    }
+
     pub fn failures(&self, key: &str) -> u32 {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.get(key).copied().unwrap_or(0)

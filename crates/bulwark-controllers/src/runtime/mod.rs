@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod events;
 pub mod expectations;
 pub mod leader;
+pub mod pod_control;
 
 use std::time::Duration;
 

@@ -409,14 +409,14 @@ pub fn name(pod: &serde_json::Value) -> String {
         .to_string()
 }
 
-/// `--fake-nodes COUNT --profile fast` over zones a, b and c, Ready, and their names.
-pub fn start_fake_nodes(cluster: &Cluster, count: usize) -> (FakeNodes, Vec<String>) {
-    // One per zone, round robin (the seed's manifests spread over zones).
-    let args = ["--profile", "fast", "--zone", "zone-a,zone-b,zone-c"];
+/// `COUNT` Ready fake nodes `fake-node-1…`, `--profile fast`, over zones a, b and c round robin
+/// (the seed's manifests spread over zones), with any `extra` agent flags.
+pub fn start_fake_nodes(cluster: &Cluster, count: usize, extra: &[&str]) -> FakeNodes {
+    let mut args = vec!["--profile", "fast", "--zone", "zone-a,zone-b,zone-c"];
+    args.extend_from_slice(extra);
     let nodes = FakeNodes::spawn(cluster, count, &args);
     cluster.wait_for_ready_nodes(count);
-    let names = (1..=count).map(|i| format!("fake-node-{i}")).collect();
-    (nodes, names)
+    nodes
 }
 
 /// POSTs to a `bulwark/demo` pod's admin endpoint on port 8080 (`/admin/ready?fail=true`, …).
